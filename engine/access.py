@@ -1,0 +1,114 @@
+"""How the CLI reaches the store: through a running server's control socket, or straight from the file
+read-only when no server holds it. Callers see the same rows either way."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from engine.config import Config
+from engine.output import jsonable_rows
+from engine.server.control import socket_answers, socket_path
+from engine.store import StoreError, StoreLockedError, open_store
+from engine.store.reader import QueryError, run_query
+from engine.store.snapshot import write_snapshot
+
+WAIT_FOR_SERVER = 15.0  # seconds to wait while a server that holds the file starts or stops
+
+
+class StoreAccess:
+    """Opened with `StoreAccess.open(config)`; `query()` and `snapshot()` work the same either way."""
+
+    via_server: bool
+
+    @staticmethod
+    def open(config: Config) -> StoreAccess:
+        path = config.store.path
+        sock = socket_path(path)
+        deadline = time.monotonic() + WAIT_FOR_SERVER
+        while True:
+            if sock.exists() and socket_answers(sock):
+                return _ServerAccess(sock)
+            try:
+                return _FileAccess(path)
+            except StoreLockedError:
+                if time.monotonic() > deadline:
+                    raise StoreLockedError(
+                        f"the store {path} is held by another process, and no inlet server answers on {sock}"
+                    ) from None
+                time.sleep(0.2)
+
+    def query(self, sql: str) -> tuple[list[str], list[str], Iterator[list[list]]]:
+        raise NotImplementedError
+
+    def snapshot(self, target: Path) -> Path:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _FileAccess(StoreAccess):
+    via_server = False
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.con = open_store(path, read_only=True)
+
+    def query(self, sql):
+        q = run_query(self.con.cursor(), sql, in_transaction=False)
+        return q.columns, q.types, (jsonable_rows(rows, q.types) for rows in q.chunks)
+
+    def snapshot(self, target: Path) -> Path:
+        return write_snapshot(self.con.cursor(), self.path, target)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class _ServerAccess(StoreAccess):
+    via_server = True
+
+    def __init__(self, sock: Path):
+        self.sock = sock
+
+    def _request(self, message: dict) -> Iterator[dict]:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(self.sock))
+            s.sendall(orjson.dumps(message) + b"\n")
+            with s.makefile("rb") as answers:
+                for line in answers:
+                    answer = orjson.loads(line)
+                    if "error" in answer:
+                        raise QueryError(answer["error"])
+                    yield answer
+        # a server that stops mid-answer closes the socket: the loop ends without "end"
+
+    def query(self, sql):
+        answers = self._request({"op": "sql", "query": sql})
+        head = next(answers, None)
+        if head is None:
+            raise StoreError("the inlet server closed the connection before answering")
+
+        def chunks():
+            for answer in answers:
+                if answer.get("end"):
+                    return
+                yield answer["rows"]
+            raise StoreError("the inlet server stopped before the whole result was sent")
+
+        return head["columns"], head["types"], chunks()
+
+    def snapshot(self, target: Path) -> Path:
+        answer = next(self._request({"op": "snapshot", "path": str(Path(target).absolute())}))
+        return Path(answer["path"])

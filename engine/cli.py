@@ -1,0 +1,142 @@
+"""The `inlet` command. Every command that reads a config reports its problems the same way and exits 1."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from engine.config import ConfigError, load_config, resolve_config_path
+from engine.output import FORMATS, Printer, table
+from engine.store import StoreError
+from engine.store.reader import QueryError
+
+
+def _fail(message: str) -> None:
+    click.echo(f"inlet: {message}", err=True)
+    sys.exit(1)
+
+
+def _config(ctx: click.Context):
+    path = resolve_config_path(ctx.obj)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        n = len(exc.problems)
+        _fail(f"{path}: {n} problem{'s' if n != 1 else ''}; nothing was started")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", metavar="FILE",
+              help="Config file (default: $INLET_CONFIG, else ./inlet.yaml).")
+@click.version_option(package_name="inlet")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """inlet: collect customer data from every source into one DuckDB store, and query it with SQL."""
+    ctx.obj = config_path
+
+
+@cli.command()
+@click.pass_context
+def validate(ctx: click.Context) -> None:
+    """Check the config file and print a one-line summary."""
+    config = _config(ctx)
+    bridges = Counter(s.bridge for s in config.sources)
+    kinds = ", ".join(f"{n} {b}" for b, n in sorted(bridges.items())) or "none"
+    n = len(config.sources)
+    click.echo(f"{resolve_config_path(ctx.obj)}: ok, {n} source{'s' if n != 1 else ''} ({kinds}), "
+               f"store {config.store.path}, server {config.server.host}:{config.server.port}")
+
+
+@cli.command()
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.pass_context
+def serve(ctx: click.Context, log_level: str) -> None:
+    """Run the HTTP server (collect webhooks) on the store until SIGTERM or SIGINT."""
+    from engine.server.serve import serve as run
+
+    config = _config(ctx)
+    try:
+        sys.exit(run(config, log_level=log_level))
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def sql(ctx: click.Context, query: str, fmt: str) -> None:
+    """Run one read-only SQL statement on the store (also while `inlet serve` runs)."""
+    from engine.access import StoreAccess
+
+    config = _config(ctx)
+    try:
+        with StoreAccess.open(config) as store:
+            columns, _, chunks = store.query(query)
+            printer = Printer(fmt, columns, sys.stdout)
+            for rows in chunks:
+                printer.rows(rows)
+            printer.close()
+    except (StoreError, QueryError) as exc:
+        _fail(str(exc))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> None:
+    """Every source: bridge, enabled, events stored, last event, rejections."""
+    from engine.access import StoreAccess
+    from engine.status import COLUMNS, status_rows
+
+    config = _config(ctx)
+    try:
+        with StoreAccess.open(config) as store:
+            rows = status_rows(config, lambda q: [r for rows in store.query(q)[2] for r in rows])
+    except StoreError as exc:
+        if not config.store.path.exists():
+            rows = status_rows(config, lambda q: [])
+        else:
+            _fail(str(exc))
+    printer = Printer(fmt, COLUMNS, sys.stdout)
+    printer.rows([[r[c] for c in COLUMNS] for r in rows])
+    printer.close()
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def snapshot(ctx: click.Context, path: Path) -> None:
+    """Write a consistent copy of the store to PATH, for DuckDB clients, without stopping the server."""
+    from engine.access import StoreAccess
+
+    config = _config(ctx)
+    try:
+        with StoreAccess.open(config) as store:
+            written = store.snapshot(path)
+    except (StoreError, QueryError, ValueError, OSError) as exc:
+        _fail(f"snapshot failed: {exc}")
+    click.echo(f"snapshot written to {written}; open it with duckdb.connect({str(written)!r}, read_only=True)")
+
+
+@cli.command()
+@click.option("--dir", "directory", default="demo-data", show_default=True, type=click.Path(path_type=Path),
+              help="Where the demo's config and store go (emptied first).")
+def demo(directory: Path) -> None:
+    """Start a server, send it events over HTTP, and show what landed per source."""
+    from engine.demo import run_demo
+
+    sys.exit(run_demo(directory, echo=click.echo, table=table))
+
+
+def main() -> None:
+    cli(prog_name="inlet")
+
+
+if __name__ == "__main__":
+    main()

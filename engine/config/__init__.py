@@ -1,0 +1,30 @@
+"""inlet's configuration: one YAML file, pydantic models, errors that name file, line and key path."""
+
+from engine.config.loader import ConfigError, Problem, load_config, resolve_config_path
+from engine.config.models import (
+    BRIDGES,
+    PUSH_BRIDGES,
+    Config,
+    ServerConfig,
+    SnapshotConfig,
+    SourceConfig,
+    StoreConfig,
+    WebhookSource,
+    public_settings,
+)
+
+__all__ = [
+    "BRIDGES",
+    "PUSH_BRIDGES",
+    "Config",
+    "ConfigError",
+    "Problem",
+    "ServerConfig",
+    "SnapshotConfig",
+    "SourceConfig",
+    "StoreConfig",
+    "WebhookSource",
+    "load_config",
+    "public_settings",
+    "resolve_config_path",
+]

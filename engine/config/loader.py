@@ -1,0 +1,185 @@
+"""Reading a config file: YAML with positions, `${VAR}` interpolation, validation, and clear problems.
+
+Every problem names the file, the line and column when known, the key path (`sources[2].secret`) and what is
+wrong. All problems are collected and reported together; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from engine.config.models import BRIDGES, Config
+
+Path_ = tuple[str | int, ...]
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: Path_
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    @property
+    def key_path(self) -> str:
+        out = ""
+        for part in self.path:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        return out
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}:{self.column}" if self.line else "")
+        return f"{where}: {self.key_path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def resolve_config_path(option: str | None) -> Path:
+    """`-c/--config`, else `$INLET_CONFIG`, else `./inlet.yaml`."""
+    return Path(option or os.environ.get("INLET_CONFIG") or "inlet.yaml")
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
+    path = Path(path)
+    env = os.environ if environ is None else environ
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, (), "no such file (give one with -c/--config or $INLET_CONFIG)")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(name, (), f"cannot read the file: {exc}")]) from None
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        what = getattr(exc, "problem", None) or str(exc)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise ConfigError([Problem(name, (), f"invalid YAML: {what}", line, col)]) from None
+    positions: dict[Path_, tuple[int, int]] = {}
+    if node is not None:
+        _record_positions(node, (), positions)
+
+    def problem(p: Path_, message: str) -> Problem:
+        line, col = _position(positions, p)
+        return Problem(name, p, message, line, col)
+
+    if data is None:
+        raise ConfigError([Problem(name, (), "the file is empty; it needs at least a `sources:` list")])
+    if not isinstance(data, dict):
+        raise ConfigError([problem((), "the top level must be a mapping with keys store, server and sources")])
+
+    problems: list[Problem] = []
+    data = _interpolate(data, (), env, lambda p, m: problems.append(problem(p, m)))
+    problems += [problem(p, m) for p, m in _duplicate_ids(data)]
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        config = None
+        for err in exc.errors():
+            p = tuple(err["loc"])
+            problems.append(problem(p, _message(err)))
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda pr: (pr.line or 0, pr.column or 0)))
+    return _relative_to(config, path.parent)
+
+
+def _relative_to(config: Config, base: Path) -> Config:
+    """Relative store and snapshot paths are relative to the config file, not to where inlet was started."""
+    store = config.store
+    updates = {}
+    if not store.path.is_absolute():
+        updates["path"] = base / store.path
+    if store.snapshot and not store.snapshot.path.is_absolute():
+        updates["snapshot"] = store.snapshot.model_copy(update={"path": base / store.snapshot.path})
+    return config.model_copy(update={"store": store.model_copy(update=updates)}) if updates else config
+
+
+def _message(err: dict) -> str:
+    kind, loc = err["type"], err["loc"]
+    if kind == "extra_forbidden":
+        return f"unknown key {loc[-1]!r}"
+    if kind == "missing":
+        return "is required"
+    if loc and loc[-1] == "bridge" and kind in ("literal_error", "union_tag_invalid"):
+        return f"unknown bridge {err.get('input')!r}; valid bridges: {', '.join(BRIDGES)}"
+    if kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
+        return (f"{err.get('input')!r} is not a valid id: 1-64 letters, digits, '_', '.' or '-', "
+                "starting with a letter or digit")
+    msg = err["msg"]
+    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+
+
+def _duplicate_ids(data: dict) -> list[tuple[Path_, str]]:
+    sources = data.get("sources")
+    if not isinstance(sources, list):
+        return []
+    seen: dict[str, int] = {}
+    out = []
+    for i, src in enumerate(sources):
+        sid = src.get("id") if isinstance(src, dict) else None
+        if not isinstance(sid, str):
+            continue
+        if sid in seen:
+            out.append((("sources", i, "id"), f"duplicate source id {sid!r} (first used by sources[{seen[sid]}])"))
+        else:
+            seen[sid] = i
+    return out
+
+
+def _interpolate(value, path: Path_, env, report):
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*path, k), env, report) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*path, i), env, report) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def replace(m: re.Match) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        var, default = m.group(1), m.group(2)
+        got = env.get(var)
+        if got is None or (got == "" and default is not None):
+            if default is not None:
+                return default
+            report(path, f"environment variable {var} is not set (write ${{{var}:-default}} to give a default)")
+            return ""
+        return got
+
+    return _VAR.sub(replace, value)
+
+
+def _record_positions(node: yaml.Node, path: Path_, out: dict) -> None:
+    out[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, val in node.value:
+            k = key.value
+            out[(*path, k)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+            _record_positions(val, (*path, k), out)
+            out[(*path, k)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _record_positions(item, (*path, i), out)
+
+
+def _position(positions: dict, path: Path_) -> tuple[int | None, int | None]:
+    """The position of the deepest part of `path` that the file has (a missing key points at its parent)."""
+    for n in range(len(path), -1, -1):
+        if path[:n] in positions:
+            return positions[path[:n]]
+    return None, None

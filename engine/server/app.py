@@ -1,0 +1,95 @@
+"""The ASGI app: routes, the store's lifetime, the control socket and periodic snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from engine.output import jsonable_rows
+from engine.server.collect import collect
+from engine.server.control import ControlServer, socket_path
+from engine.server.refusals import error_response
+from engine.server.state import InletState
+from engine.status import status_rows
+from engine.store.reader import run_query
+from engine.store.snapshot import write_snapshot
+
+log = logging.getLogger("inlet.server")
+
+
+def create_app(state: InletState) -> FastAPI:
+    """`state` holds an open store; the app starts its writer and control socket and stops them at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state.writer.start()
+        control = ControlServer(state, socket_path(state.config.store.path))
+        await control.start()
+        tasks = []
+        if state.config.store.snapshot:
+            tasks.append(asyncio.create_task(_snapshots(state)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await control.stop()
+            await asyncio.to_thread(state.writer.stop)
+
+    app = FastAPI(title="inlet", version="0.1.0", lifespan=lifespan,
+                  description="Customer-data collector: collect webhooks into one DuckDB store.")
+    app.state.inlet = state
+
+    for path in ("/collect/{event_type}/{source_id}", "/collect/{event_type}/{source_id}/{session_id}"):
+        app.add_api_route(path, collect, methods=["GET", "POST"], tags=["collect"],
+                          summary="Store one event for a push source", response_class=Response)
+
+    @app.get("/healthz", tags=["server"])
+    async def healthz() -> dict:
+        return {"ok": True}
+
+    @app.get("/status", tags=["server"])
+    async def status() -> dict:
+        return {"sources": await asyncio.to_thread(status_rows, state.config, lambda sql: _query(state, sql))}
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, reason, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(400, "invalid_request", "; ".join(e["msg"] for e in exc.errors()))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "the server failed on this request; it is logged")
+
+    return app
+
+
+def _query(state: InletState, sql: str) -> list[list]:
+    cur = state.con.cursor()
+    try:
+        q = run_query(cur, sql, in_transaction=True)
+        return [row for rows in q.chunks for row in jsonable_rows(rows, q.types)]
+    finally:
+        cur.close()
+
+
+async def _snapshots(state: InletState) -> None:
+    snap = state.config.store.snapshot
+    while True:
+        await asyncio.sleep(snap.every.total_seconds())
+        try:
+            await asyncio.to_thread(write_snapshot, state.con.cursor(), state.config.store.path, snap.path)
+            log.info("snapshot written to %s", snap.path)
+        except Exception as exc:  # a failed snapshot must not stop the server; the next one may succeed
+            log.error("snapshot to %s failed: %s", snap.path, exc)

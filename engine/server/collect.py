@@ -1,0 +1,175 @@
+"""The collect webhooks: `GET|POST /collect/{event_type}/{source_id}[/{session_id}]`.
+
+The order of checks is fixed: who is sending (source, secret), then what (event type, session id, body
+size, body). Every refusal is a 4xx JSON answer plus a `rejections` row; an accepted event is answered
+only after the writer has committed it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from engine.config import PUSH_BRIDGES
+from engine.ids import new_id
+from engine.jsonio import dumps, loads
+from engine.server.refusals import Refusal, error_response, refuse
+from engine.server.state import InletState
+from engine.store import EventIn
+from engine.store.writer import StoreUnavailable
+
+EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+SESSION_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
+MAX_KEY = 255
+_DROPPED_HEADERS = frozenset({"authorization", "cookie"})
+
+
+async def collect(request: Request, event_type: str, source_id: str, session_id: str | None = None) -> Response:
+    state: InletState = request.app.state.inlet
+    received_us = time.time_ns() // 1000
+    body = b""
+    try:
+        _authorize(state, request, source_id)
+        if not EVENT_TYPE.fullmatch(event_type):
+            raise Refusal(400, "invalid_event_type", "the event type must be 1-64 characters of A-Z a-z 0-9 _ . : -")
+        if session_id is not None and not SESSION_ID.fullmatch(session_id):
+            raise Refusal(400, "invalid_session_id", "the session id must be 1-128 characters of A-Z a-z 0-9 _ . : @ -")
+        body = await _read_body(request, state.config.server.max_body_bytes)
+        properties = _properties(request, body)
+        key = _idempotency_key(request, properties)
+    except Refusal as refusal:
+        return await refuse(state.writer, request, refusal, source_id, body)
+
+    event = EventIn(
+        event_id=new_id(),
+        source_id=source_id,
+        event_type=event_type,
+        occurred_us=received_us,
+        received_us=received_us,
+        session_id=session_id,
+        properties=dumps(properties),
+        context=_context(request),
+        idempotency_key=key,
+    )
+    try:
+        stored = await state.writer.write(event)
+    except StoreUnavailable:
+        return error_response(503, "store_unavailable", "the event could not be stored; retry later",
+                              {"Retry-After": "1"})
+    answer = {
+        "event_id": stored.event_id,
+        "source_id": stored.source_id,
+        "event_type": stored.event_type,
+        "profile_id": stored.profile_id,
+        "session_id": stored.session_id,
+    }
+    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
+    return Response(orjson.dumps(answer), media_type="application/json", headers=headers)
+
+
+def _authorize(state: InletState, request: Request, source_id: str) -> None:
+    source = state.config.source(source_id)
+    if source is None:
+        raise Refusal(401, "unknown_source", f"no source {source_id[:64]!r} is configured on this server")
+    if source.bridge not in PUSH_BRIDGES:
+        raise Refusal(401, "not_a_push_source", f"source {source_id!r} uses the {source.bridge!r} bridge, "
+                      "which does not take collect events")
+    if not source.enabled:
+        raise Refusal(401, "source_disabled", f"source {source_id!r} is disabled")
+    secret = getattr(source, "secret", None)
+    if secret is not None:
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if not given:
+            raise Refusal(401, "missing_secret",
+                          f"source {source_id!r} needs its secret as 'Authorization: Bearer <secret>'")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), secret.get_secret_value().encode()
+        ):
+            raise Refusal(401, "wrong_secret", f"the secret sent for source {source_id!r} is not its secret")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    announced = request.headers.get("content-length")
+    if announced is not None:
+        if not announced.isdigit():
+            raise Refusal(400, "invalid_content_length", "the Content-Length header is not a number")
+        if int(announced) > limit:
+            raise Refusal(413, "body_too_large", f"the body is {announced} bytes; this server takes at most {limit}",
+                          size=int(announced))
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise Refusal(413, "body_too_large", f"the body is over {limit} bytes, the most this server takes",
+                          size=total)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _multi(pairs) -> dict:
+    """Query or form pairs as a dict; a repeated name keeps all its values, in order, as a list."""
+    out: dict = {}
+    for name, value in pairs:
+        if name in out:
+            prev = out[name]
+            out[name] = [*prev, value] if isinstance(prev, list) else [prev, value]
+        else:
+            out[name] = value
+    return out
+
+
+def _properties(request: Request, body: bytes) -> dict:
+    properties = _multi(request.query_params.multi_items())
+    if not body.strip():
+        return properties
+    mime = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json")):
+        try:
+            data = loads(body)
+        except ValueError as exc:
+            raise Refusal(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+            kind = kinds.get(type(data), "a number")
+            raise Refusal(400, "body_not_an_object", f"the JSON body must be an object, not {kind}")
+    elif mime == "application/x-www-form-urlencoded":
+        try:
+            data = _multi(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+        except UnicodeDecodeError:
+            raise Refusal(400, "malformed_form", "the form body is not UTF-8") from None
+    else:
+        raise Refusal(415, "unsupported_media_type",
+                      "send the body as application/json or application/x-www-form-urlencoded "
+                      f"(got {mime or 'no Content-Type'})")
+    properties.update(data)  # the body wins over URL parameters of the same name
+    return properties
+
+
+def _idempotency_key(request: Request, properties: dict) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        value = properties.get("event_id")
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            key = str(value)
+    if key is not None and not 0 < len(key) <= MAX_KEY:
+        raise Refusal(400, "invalid_idempotency_key", f"an idempotency key must be 1-{MAX_KEY} characters")
+    return key
+
+
+def _context(request: Request) -> str:
+    headers = {k: v for k, v in request.headers.items() if k not in _DROPPED_HEADERS}
+    return dumps(
+        {
+            "ip": request.client.host if request.client else None,
+            "user_agent": headers.get("user-agent"),
+            "referer": headers.get("referer"),
+            "headers": headers,
+        }
+    )

@@ -1,0 +1,122 @@
+"""The control socket: how `inlet sql`, `inlet status` and `inlet snapshot` reach a running server.
+
+DuckDB lets only the server's process open the live file, so other processes ask the server instead. The
+socket is a Unix socket beside the store, readable by its owner only: whoever may read the store file may
+query through it, nobody else. The protocol is JSON lines: one request, then answer lines.
+
+    {"op": "ping"}                         -> {"ok": true, "pid": 123}
+    {"op": "sql", "query": "SELECT 1"}     -> {"columns": [...], "types": [...]}, {"rows": [...]}..., {"end": true}
+    {"op": "snapshot", "path": "/x.duckdb"} -> {"ok": true, "path": "/x.duckdb"}
+Any step may answer {"error": "..."} instead, and that ends the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+from pathlib import Path
+
+import orjson
+
+from engine.output import jsonable_rows
+from engine.server.state import InletState
+from engine.store.reader import QueryError, run_query
+from engine.store.snapshot import write_snapshot
+
+log = logging.getLogger("inlet.control")
+_MAX_UNIX_PATH = 100
+
+
+def socket_path(store_path: Path) -> Path:
+    """`<store>.sock`, or a name under the temp dir when that path is too long for a Unix socket."""
+    path = Path(store_path).absolute()
+    candidate = Path(f"{path}.sock")
+    if len(str(candidate)) <= _MAX_UNIX_PATH:
+        return candidate
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    return Path(os.environ.get("TMPDIR", "/tmp")) / f"inlet-{digest}.sock"
+
+
+def socket_answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        try:
+            s.connect(str(path))
+            s.sendall(b'{"op":"ping"}\n')
+            return b'"ok"' in s.recv(256)
+        except OSError:
+            return False
+
+
+class ControlServer:
+    def __init__(self, state: InletState, path: Path):
+        self.state, self.path = state, path
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        if self.path.exists():
+            if socket_answers(self.path):
+                raise RuntimeError(f"another inlet serve answers on {self.path}")
+            self.path.unlink()  # left by a server that died
+        old = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._handle, path=str(self.path), limit=16 * 1024 * 1024)
+        finally:
+            os.umask(old)
+
+    async def stop(self) -> None:
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+        self.path.unlink(missing_ok=True)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            request = orjson.loads(line)
+            op = request.get("op")
+            if op == "ping":
+                await _send(writer, {"ok": True, "pid": os.getpid()})
+            elif op == "sql":
+                await self._sql(writer, str(request.get("query", "")))
+            elif op == "snapshot":
+                path = await asyncio.to_thread(
+                    write_snapshot, self.state.con.cursor(), self.state.config.store.path, Path(request["path"])
+                )
+                await _send(writer, {"ok": True, "path": str(path)})
+            else:
+                await _send(writer, {"error": f"unknown control operation {op!r}"})
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except Exception as exc:  # answer the CLI with the reason instead of dropping the connection
+            log.warning("control request failed: %s", exc)
+            try:
+                await _send(writer, {"error": str(exc)})
+            except ConnectionError:
+                pass
+        finally:
+            writer.close()
+
+    async def _sql(self, writer: asyncio.StreamWriter, sql: str) -> None:
+        cur = self.state.con.cursor()
+        query = None
+        try:
+            query = await asyncio.to_thread(run_query, cur, sql, in_transaction=True)
+            await _send(writer, {"columns": query.columns, "types": query.types})
+            while (rows := await asyncio.to_thread(next, query.chunks, None)) is not None:
+                await _send(writer, {"rows": jsonable_rows(rows, query.types)})
+            await _send(writer, {"end": True})
+        except QueryError as exc:
+            await _send(writer, {"error": str(exc)})
+        finally:
+            if query is not None:
+                query.chunks.close()  # ends the read-only transaction if the client went away mid-way
+            cur.close()
+
+
+async def _send(writer: asyncio.StreamWriter, message: dict) -> None:
+    writer.write(orjson.dumps(message) + b"\n")
+    await writer.drain()

@@ -1,0 +1,55 @@
+"""Refusing a request: a 4xx with a JSON body that says what was wrong, and a row in `rejections`."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from engine.jsonio import dumps
+from engine.store import RejectionIn, StoreWriter
+
+EXCERPT_BYTES = 256
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, reason: str, message: str, *, size: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.size = size
+
+
+def error_response(status: int, reason: str, message: str, headers: dict | None = None) -> Response:
+    body = orjson.dumps({"error": reason, "message": message, "status": status})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+async def refuse(
+    writer: StoreWriter, request: Request, refusal: Refusal, source_id: str | None, body: bytes
+) -> Response:
+    """Record the refusal, then answer it. The row is committed before the answer goes out."""
+    headers = request.headers
+    size = refusal.size if refusal.size is not None else len(body)
+    context = {
+        "ip": request.client.host if request.client else None,
+        "user_agent": headers.get("user-agent"),
+        "content_type": headers.get("content-type"),
+    }
+    await writer.write(
+        RejectionIn(
+            source_id=source_id[:128] if source_id else None,
+            received_us=time.time_ns() // 1000,
+            method=request.method,
+            path=request.url.path[:2048],
+            status=refusal.status,
+            reason=refusal.reason,
+            size=size,
+            excerpt=body[:EXCERPT_BYTES].decode("utf-8", errors="replace"),
+            context=dumps(context),
+        )
+    )
+    return error_response(refusal.status, refusal.reason, refusal.message)

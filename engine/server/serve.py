@@ -1,0 +1,68 @@
+"""`inlet serve`: open the store, mirror the sources, then run the HTTP server until SIGTERM/SIGINT.
+
+uvicorn's graceful shutdown stops accepting connections and lets in-flight requests finish; the app's
+lifespan then drains the writer (everything queued is committed) and the store is closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+
+import uvicorn
+
+from engine.config import Config
+from engine.server.app import create_app
+from engine.server.control import socket_answers, socket_path
+from engine.server.state import InletState
+from engine.store import StoreError, StoreWriter, open_store
+from engine.store.sources import mirror_sources
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its graceful shutdown, so the process dies by the signal; inlet
+    drains and then exits 0, as a service manager expects of a clean stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def build_state(config: Config) -> InletState:
+    sock = socket_path(config.store.path)
+    if sock.exists() and socket_answers(sock):
+        raise StoreError(f"an inlet server is already running on {config.store.path} (its socket is {sock})")
+    con = open_store(config.store.path)
+    mirror_sources(con, config)
+    return InletState(config=config, con=con, writer=StoreWriter(con))
+
+
+def serve(config: Config, *, log_level: str = "info") -> int:
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = build_state(config)
+    try:
+        server = _Server(
+            uvicorn.Config(
+                create_app(state),
+                host=config.server.host,
+                port=config.server.port,
+                loop="uvloop",
+                http="httptools",
+                lifespan="on",
+                access_log=False,
+                log_level=log_level,
+                timeout_graceful_shutdown=15,
+                server_header=False,
+            )
+        )
+        server.run()
+        return 0 if server.started else 1
+    finally:
+        state.writer.stop()
+        state.con.close()

@@ -1,0 +1,92 @@
+"""Opening the store file: schema creation and upgrade, and errors a user can act on.
+
+DuckDB lets one process open a file read-write, or any number read-only, never both at once. The server
+holds it read-write; other processes reach the data through the server's control socket instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from engine.store.schema import MIGRATIONS
+
+LATEST_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """A store that cannot be used as asked; the message says why and what to do."""
+
+
+class StoreLockedError(StoreError):
+    pass
+
+
+class StoreMissingError(StoreError):
+    pass
+
+
+class StoreVersionError(StoreError):
+    pass
+
+
+def open_store(
+    path: Path, *, read_only: bool = False, migrations: tuple[str, ...] = MIGRATIONS
+) -> duckdb.DuckDBPyConnection:
+    path = Path(path)
+    if read_only and not path.exists():
+        raise StoreMissingError(f"no store at {path} yet: `inlet serve` creates it")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)  # without ICU, DuckDB keeps TIMESTAMPTZ in UTC
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreLockedError(
+                f"the store {path} is open in another process that did not answer on its control socket: {exc}"
+            ) from None
+        raise StoreError(f"cannot open the store {path}: {exc}") from None
+    try:
+        _upgrade(con, path, read_only, migrations)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' AND table_schema = 'main'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def _upgrade(con, path: Path, read_only: bool, migrations: tuple[str, ...]) -> None:
+    version, latest = schema_version(con), len(migrations)
+    if version > latest:
+        raise StoreVersionError(
+            f"the store {path} has schema version {version}, newer than this inlet knows ({latest}): "
+            "upgrade inlet, or open a store made by this version"
+        )
+    if version == latest:
+        return
+    if read_only:
+        raise StoreVersionError(
+            f"the store {path} has schema version {version} and needs upgrading to {latest}: "
+            "start `inlet serve` once to upgrade it"
+        )
+    con.execute("BEGIN")
+    try:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        for number in range(version + 1, latest + 1):
+            con.execute(migrations[number - 1])
+            con.execute("INSERT INTO schema_version VALUES (?, now())", [number])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -1,0 +1,35 @@
+"""Consistent copies of the store for analysts' own DuckDB clients, made without stopping ingestion.
+
+One `COPY FROM DATABASE` statement reads a single transaction's view of every table, so the copy is
+consistent even while the writer keeps committing. It is written beside the target and renamed over it,
+so a reader never opens a half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from engine.ids import new_id
+
+
+def write_snapshot(cur: duckdb.DuckDBPyConnection, store_path: Path, target: Path) -> Path:
+    target = Path(target).absolute()
+    if target.resolve() == Path(store_path).resolve():
+        raise ValueError("the snapshot path is the store itself; give another path")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    for leftover in (tmp, Path(f"{tmp}.wal")):
+        leftover.unlink(missing_ok=True)
+    source = cur.execute("SELECT current_database()").fetchone()[0]
+    alias = f"snapshot_{new_id().replace('-', '')[-12:]}"
+    quoted = str(tmp).replace("'", "''")
+    cur.execute(f"ATTACH '{quoted}' AS {alias} (READ_WRITE)")
+    try:
+        cur.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
+    finally:
+        cur.execute(f"DETACH {alias}")
+    os.replace(tmp, target)
+    return target
