@@ -46,9 +46,12 @@ def create_app(state: InletState) -> FastAPI:
                   description="Customer-data collector: collect webhooks into one DuckDB store.")
     app.state.inlet = state
 
-    for path in ("/collect/{event_type}/{source_id}", "/collect/{event_type}/{source_id}/{session_id}"):
-        app.add_api_route(path, collect, methods=["GET", "POST"], tags=["collect"],
-                          summary="Store one event for a push source", response_class=Response)
+    for path, name in (("/collect/{event_type}/{source_id}", "collect"),
+                       ("/collect/{event_type}/{source_id}/{session_id}", "collect_session")):
+        for method in ("GET", "POST"):
+            app.add_api_route(path, collect, methods=[method], tags=["collect"], response_class=Response,
+                              operation_id=f"{name}_{method.lower()}",
+                              summary="Store one event for a push source" + (" and session" if "session" in name else ""))
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict:

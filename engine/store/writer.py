@@ -183,9 +183,13 @@ class StoreWriter:
             if rejections:
                 _insert_rejections(con, rejections)
             con.execute("COMMIT")
-        except BaseException as exc:
+        except Exception as exc:
             _rollback(con)
-            log.error("store write failed, %d items refused: %s", len(group), exc)
+            if len(group) > 1:  # one bad item must not sink the others: store them one by one
+                for one in group:
+                    self._commit_group([one])
+                return
+            log.error("store write failed: %s", exc)
             self._resolve([(fut, None, StoreUnavailable(str(exc))) for _, fut in group])
             return
         self.transactions += 1

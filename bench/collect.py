@@ -1,0 +1,230 @@
+"""Collect throughput: inlet's collect route against the server stack's ceiling and a naive DuckDB insert.
+
+Each variant gets the same load from wrk (50 connections on loopback, small JSON POSTs, a warm-up, then a
+timed run) and reports events/s with p50/p99 latency:
+  (a) inlet    `POST /collect/bench/website/s{0..999}` on a real `inlet serve` process
+  (b) ceiling  `POST /bench/ceiling/bench/website`: the same app and uvicorn settings, parse the body, answer
+  (c) naive    `POST /bench/naive/bench/website`: one autocommit DuckDB INSERT per request (bench/variants.py)
+After (a) the store is counted and checked against what wrk saw. Run with `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+CONNECTIONS = 50
+BIN = Path(sys.executable).parent
+VARIANTS = Path(__file__).resolve().parent / "variants.py"
+CONFIG = """store: {{path: {store}}}
+server: {{host: 127.0.0.1, port: {port}}}
+sources:
+  - {{id: website, name: Website, channel: web, bridge: webhook}}
+"""
+# `sent` counts every request handed to a socket; the ones still in flight when wrk stops are sent, not completed.
+LUA = """sent = 0
+local headers = {["Content-Type"] = "application/json"}
+local body = '{"plan":"pro","n":1}'
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function request()
+  sent = sent + 1
+  return wrk.format("POST", string.format("%s", sent %% 1000), headers, body)
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("sent") end
+  io.write(string.format("SENT %%d\\n", total))
+end
+"""
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+TIME = r"([\d.]+)(us|ms|s|m|h)\b"
+
+
+class BenchError(Exception):
+    """The measurement is not valid (errors, refused requests, a lost or duplicated event)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinner(cpu: int | None) -> Callable[[], None] | None:
+    return None if cpu is None else lambda: os.sched_setaffinity(0, {cpu})
+
+
+def parse_wrk(out: str) -> dict:
+    def grab(pattern: str, default: str | None = None) -> str:
+        m = re.search(pattern, out, re.M)
+        if m is None and default is None:
+            raise BenchError(f"cannot find {pattern!r} in wrk's output:\n{out}")
+        return m.group(1) if m else default  # type: ignore[return-value]
+
+    def ms(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+{TIME}", out, re.M)
+        if m is None:
+            raise BenchError(f"no {pct}% latency line in wrk's output:\n{out}")
+        return float(m.group(1)) * UNITS[m.group(2)]
+
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    completed, non2xx = int(grab(r"^\s+(\d+) requests in")), int(grab(r"Non-2xx or 3xx responses: (\d+)", "0"))
+    return {
+        "events_per_s": float(grab(r"^Requests/sec:\s+([\d.]+)")),
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "completed": completed,
+        "ok": completed - non2xx,
+        "non2xx": non2xx,
+        "socket_errors": dict(zip(("connect", "read", "write", "timeout"),
+                                  map(int, errors.groups()) if errors else (0, 0, 0, 0), strict=True)),
+        "sent": int(grab(r"^SENT (\d+)")),
+    }
+
+
+def run_wrk(url: str, path: str, seconds: int, work: Path, cpu: int | None) -> dict:
+    script = work / "post.lua"
+    script.write_text(LUA % path.replace("%", "%%").replace("{n}", "%d"))
+    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), url + path.split("{")[0]]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, preexec_fn=pinner(cpu)).stdout
+    result = parse_wrk(out)
+    bad = {k: v for k, v in result["socket_errors"].items() if v}
+    if result["non2xx"] or bad:
+        raise BenchError(f"{url}{path}: {result['non2xx']} non-2xx responses, socket errors {bad or 'none'}:\n{out}")
+    return result
+
+
+class Server:
+    """A server child process pinned to `cpu`, up once /healthz answers, stopped with SIGTERM."""
+
+    def __init__(self, cmd: list[str], port: int, log: Path, cpu: int | None):
+        self.base, self.log = f"http://127.0.0.1:{port}", log
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=pinner(cpu))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise BenchError(f"{' '.join(cmd)} did not come up:\n{log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        if (code := self.proc.wait(timeout=60)) != 0:
+            raise BenchError(f"server exited {code}:\n{self.log.read_text()[-2000:]}")
+
+
+def measure(server: Server, name: str, path: str, args: argparse.Namespace, work: Path, cpu: int | None) -> dict:
+    warm = run_wrk(server.base, path, args.warmup, work, cpu) if args.warmup else None
+    result = run_wrk(server.base, path, args.seconds, work, cpu)
+    result["warmup"] = warm
+    print(f"  {name:<8} {result['events_per_s']:>10,.0f} events/s  p50 {result['p50_ms']:.2f} ms  "
+          f"p99 {result['p99_ms']:.2f} ms  ({result['ok']:,} 2xx)", flush=True)
+    return result
+
+
+def count_events(config: Path) -> int:
+    cmd = [str(BIN / "inlet"), "-c", str(config), "sql", "SELECT count(*) FROM events", "--format", "csv"]
+    return int(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+
+
+def write_config(work: Path, name: str, port: int) -> Path:
+    (work / name).mkdir()
+    path = work / name / "inlet.yaml"
+    path.write_text(CONFIG.format(store=work / name / "inlet.duckdb", port=port))
+    return path
+
+
+def run(args: argparse.Namespace) -> dict:
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+    server_cpu, wrk_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
+    pinning = (f"server pinned to CPU {server_cpu}, wrk to CPU {wrk_cpu} (sched_setaffinity)"
+               if server_cpu is not None else "no CPU pinning (sched_setaffinity unavailable or one CPU)")
+    print(f"wrk -t1 -c{CONNECTIONS}, {args.warmup} s warm-up + {args.seconds} s per variant; {pinning}", flush=True)
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="inlet-bench-") as tmp:
+        work = Path(tmp)
+        port = free_port()
+        config = write_config(work, "a", port)
+        server = Server([str(BIN / "inlet"), "-c", str(config), "serve", "--log-level", "warning"],
+                        port, work / "a.log", server_cpu)
+        try:
+            results["inlet"] = measure(server, "inlet", "/collect/bench/website/s{n}", args, work, wrk_cpu)
+        finally:
+            server.stop()
+        runs = [r for r in (results["inlet"], results["inlet"]["warmup"]) if r]
+        ok, sent, stored = sum(r["ok"] for r in runs), sum(r["sent"] for r in runs), count_events(config)
+        check = {"stored": stored, "ok_2xx": ok, "sent": sent, "passed": ok <= stored <= sent}
+        print(f"  store check (a): {stored:,} events stored; wrk completed {ok:,} with 2xx and sent {sent:,} "
+              f"(warm-up + run; {sent - ok} were in flight when wrk stopped) -> "
+              f"{'OK' if check['passed'] else 'FAILED'}: need {ok:,} <= stored <= {sent:,}", flush=True)
+        if not check["passed"]:
+            raise BenchError("the store does not hold what wrk was answered: events were lost or duplicated")
+
+        port = free_port()
+        config = write_config(work, "bc", port)
+        server = Server([sys.executable, str(VARIANTS), "-c", str(config), "--naive-db", str(work / "naive.duckdb")],
+                        port, work / "bc.log", server_cpu)
+        try:
+            results["ceiling"] = measure(server, "ceiling", "/bench/ceiling/bench/website", args, work, wrk_cpu)
+            results["naive"] = measure(server, "naive", "/bench/naive/bench/website", args, work, wrk_cpu)
+        finally:
+            server.stop()
+    a, b, c = (results[k] for k in ("inlet", "ceiling", "naive"))
+    ratios = {"a_over_b": a["events_per_s"] / b["events_per_s"], "a_over_c": a["events_per_s"] / c["events_per_s"]}
+    targets = {"a >= 50% of b": ratios["a_over_b"] >= 0.5, "a >= 10x c": ratios["a_over_c"] >= 10,
+               "p99 of a <= 50 ms": a["p99_ms"] <= 50}
+    return {"seconds": args.seconds, "warmup": args.warmup, "connections": CONNECTIONS, "pinning": pinning,
+            "variants": results, "ratios": ratios, "targets": targets, "store_check": check}
+
+
+def report(figures: dict) -> None:
+    names = {"inlet": "(a) inlet collect", "ceiling": "(b) ceiling (parse + answer)",
+             "naive": "(c) naive (INSERT + commit per request)"}
+    print(f"\n{'variant':<41}{'events/s':>11}{'p50 ms':>9}{'p99 ms':>9}")
+    for key, label in names.items():
+        v = figures["variants"][key]
+        print(f"{label:<41}{v['events_per_s']:>11,.0f}{v['p50_ms']:>9.2f}{v['p99_ms']:>9.2f}")
+    r = figures["ratios"]
+    print(f"\n(a)/(b) = {r['a_over_b']:.1%}   (a)/(c) = {r['a_over_c']:.1f}x")
+    for target, met in figures["targets"].items():
+        print(f"  target {target:<20} {'met' if met else 'NOT met'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="timed run per variant (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up per variant, not measured (default 2)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
+    args = parser.parse_args()
+    try:
+        figures = run(args)
+    except (BenchError, subprocess.CalledProcessError) as exc:
+        print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
+        return 1
+    report(figures)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"\nfigures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

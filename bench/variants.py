@@ -1,0 +1,105 @@
+"""The real inlet app plus two comparison routes, served exactly as `inlet serve` serves it.
+
+- `/bench/ceiling/{event_type}/{source_id}`: read and parse the JSON body, answer a small JSON object. Nothing
+  else: the most this server stack (FastAPI + uvicorn with uvloop/httptools) can do per second.
+- `/bench/naive/{event_type}/{source_id}`: what a newcomer would write: one autocommit `INSERT` per request
+  into its own DuckDB file, on one connection behind a lock, run in a worker thread so the loop is not blocked.
+
+Run: `python bench/variants.py -c CONFIG --naive-db PATH` (stops cleanly on SIGTERM, like `inlet serve`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import orjson
+import uvicorn
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from engine.config import load_config
+from engine.config.models import Config
+from engine.ids import new_id
+from engine.jsonio import dumps, loads
+from engine.server.app import create_app
+from engine.server.serve import _Server, build_state
+from engine.server.state import InletState
+from engine.store import open_store
+
+NAIVE_INSERT = """INSERT INTO events VALUES (?::UUID, ?, ?, make_timestamp(?), make_timestamp(?), NULL, NULL,
+                                             ?::JSON, ?::JSON)"""
+
+
+def build_app(config: Config, naive_db: Path) -> tuple[FastAPI, InletState, duckdb.DuckDBPyConnection]:
+    """The inlet app as `engine/server/serve.py` builds it, plus the ceiling and naive routes."""
+    state = build_state(config)
+    app = create_app(state)
+    naive = open_store(naive_db)  # the same schema as the real store, in a file of its own
+    lock = threading.Lock()
+
+    async def ceiling(request: Request, event_type: str, source_id: str) -> Response:
+        data = loads(await request.body())
+        return Response(orjson.dumps({"ok": True, "event_type": event_type, "keys": len(data)}),
+                        media_type="application/json")
+
+    def insert(row: tuple) -> None:
+        with lock:
+            naive.execute(NAIVE_INSERT, row)  # autocommit: one transaction, one WAL flush per event
+
+    async def naive_collect(request: Request, event_type: str, source_id: str) -> Response:
+        data = loads(await request.body())
+        now = time.time_ns() // 1000
+        event_id = new_id()
+        context = dumps({"ip": request.client.host if request.client else None,
+                         "user_agent": request.headers.get("user-agent")})
+        await asyncio.to_thread(insert, (event_id, source_id, event_type, now, now, dumps(data), context))
+        return Response(orjson.dumps({"event_id": event_id, "source_id": source_id, "event_type": event_type}),
+                        media_type="application/json")
+
+    for path, endpoint in (("/bench/ceiling/{event_type}/{source_id}", ceiling),
+                           ("/bench/naive/{event_type}/{source_id}", naive_collect)):
+        app.add_api_route(path, endpoint, methods=["POST"], response_class=Response)
+    return app, state, naive
+
+
+def serve(config: Config, naive_db: Path, log_level: str = "warning") -> int:
+    """`engine.server.serve.serve` with the bench app: same uvicorn settings, same shutdown."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app, state, naive = build_app(config, naive_db)
+    try:
+        server = _Server(
+            uvicorn.Config(
+                app,
+                host=config.server.host,
+                port=config.server.port,
+                loop="uvloop",
+                http="httptools",
+                lifespan="on",
+                access_log=False,
+                log_level=log_level,
+                timeout_graceful_shutdown=15,
+                server_header=False,
+            )
+        )
+        server.run()
+        return 0 if server.started else 1
+    finally:
+        state.writer.stop()
+        state.con.close()
+        naive.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-c", "--config", required=True, type=Path)
+    parser.add_argument("--naive-db", required=True, type=Path)
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    args = parser.parse_args()
+    raise SystemExit(serve(load_config(args.config), args.naive_db, args.log_level))
