@@ -54,7 +54,8 @@ def test_vendor_json_media_types_and_form_bodies_are_accepted(server, http):
     r = http.post("/collect/newsletter/website?source=footer", data={"email": "ada@example.com", "source": "form"})
     assert r.status_code == 200
     assert stored(server, r.json()["event_id"])["properties"] == {"email": "ada@example.com", "source": "form"}
-    r = http.post("/collect/x/website", content=b"a=1&a=2&b=", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    r = http.post("/collect/x/website", content=b"a=1&a=2&b=", headers=form)
     assert stored(server, r.json()["event_id"])["properties"] == {"a": ["1", "2"], "b": ""}
 
 

@@ -51,7 +51,7 @@ def create_app(state: InletState) -> FastAPI:
         for method in ("GET", "POST"):
             app.add_api_route(path, collect, methods=[method], tags=["collect"], response_class=Response,
                               operation_id=f"{name}_{method.lower()}",
-                              summary="Store one event for a push source" + (" and session" if "session" in name else ""))
+                              summary=f"Store one event for a push source ({method})")
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict:
