@@ -33,6 +33,7 @@ sources:
   - {{id: website, name: Website, channel: web, bridge: webhook}}
 """
 # `sent` counts every request handed to a socket; the ones still in flight when wrk stops are sent, not completed.
+# wrk calls request() once more before the run, to check the script: that call is subtracted in parse_wrk.
 LUA = """sent = 0
 local headers = {["Content-Type"] = "application/json"}
 local body = '{"plan":"pro","n":1}'
@@ -90,7 +91,7 @@ def parse_wrk(out: str) -> dict:
         "non2xx": non2xx,
         "socket_errors": dict(zip(("connect", "read", "write", "timeout"),
                                   map(int, errors.groups()) if errors else (0, 0, 0, 0), strict=True)),
-        "sent": int(grab(r"^SENT (\d+)")),
+        "sent": int(grab(r"^SENT (\d+)")) - 1,  # minus wrk's check call
     }
 
 
@@ -171,10 +172,11 @@ def run(args: argparse.Namespace) -> dict:
             server.stop()
         runs = [r for r in (results["inlet"], results["inlet"]["warmup"]) if r]
         ok, sent, stored = sum(r["ok"] for r in runs), sum(r["sent"] for r in runs), count_events(config)
-        check = {"stored": stored, "ok_2xx": ok, "sent": sent, "passed": ok <= stored <= sent}
-        print(f"  store check (a): {stored:,} events stored; wrk completed {ok:,} with 2xx and sent {sent:,} "
-              f"(warm-up + run; {sent - ok} were in flight when wrk stopped) -> "
-              f"{'OK' if check['passed'] else 'FAILED'}: need {ok:,} <= stored <= {sent:,}", flush=True)
+        check = {"stored": stored, "ok_2xx": ok, "sent": sent, "passed": ok <= stored <= sent, "exact": stored == sent}
+        print(f"  store check (a): {stored:,} events stored; wrk got {ok:,} 2xx answers and sent {sent:,} requests "
+              f"(warm-up + run; {sent - ok} in flight when wrk stopped, stored but unanswered) -> "
+              f"{'OK' if check['passed'] else 'FAILED'}: need {ok:,} <= stored <= {sent:,}"
+              f"{', every request sent is stored exactly once' if check['exact'] else ''}", flush=True)
         if not check["passed"]:
             raise BenchError("the store does not hold what wrk was answered: events were lost or duplicated")
 
