@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -95,16 +96,36 @@ def parse_wrk(out: str) -> dict:
     }
 
 
-def run_wrk(url: str, path: str, seconds: int, work: Path, cpu: int | None) -> dict:
+def cpu_seconds(pid: int | None = None) -> float:
+    """Busy CPU seconds of the whole machine (all but idle and iowait), or of one process with all its threads."""
+    if pid is None:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(server: Server, path: str, seconds: int, work: Path, cpu: int | None) -> dict:
     script = work / "post.lua"
     script.write_text(LUA % path.replace("%", "%%").replace("{n}", "%d"))
-    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), url + path.split("{")[0]]
+    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script),
+           server.base + path.split("{")[0]]
+    before = (time.monotonic(), cpu_seconds(), cpu_seconds(server.proc.pid), children_cpu())
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, preexec_fn=pinner(cpu)).stdout
+    wall, busy, srv, wrk = (a - b for a, b in zip((time.monotonic(), cpu_seconds(), cpu_seconds(server.proc.pid),
+                                                  children_cpu()), before, strict=True))
     result = parse_wrk(out)
+    # CPU used, in cores: "other" is everything else on the machine, including the kernel's loopback work
+    result["cpu_cores"] = {"server": srv / wall, "wrk": wrk / wall, "other": (busy - srv - wrk) / wall}
     bad = {k: v for k, v in result["socket_errors"].items() if v}
     if result["non2xx"] or bad:
-        raise BenchError(f"{url}{path}: {result['non2xx']} non-2xx responses, socket errors {bad or 'none'}:\n{out}")
+        raise BenchError(f"{path}: {result['non2xx']} non-2xx responses, socket errors {bad or 'none'}:\n{out}")
     return result
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Server:
@@ -133,11 +154,15 @@ class Server:
 
 
 def measure(server: Server, name: str, path: str, args: argparse.Namespace, work: Path, cpu: int | None) -> dict:
-    warm = run_wrk(server.base, path, args.warmup, work, cpu) if args.warmup else None
-    result = run_wrk(server.base, path, args.seconds, work, cpu)
+    warm = run_wrk(server, path, args.warmup, work, cpu) if args.warmup else None
+    result = run_wrk(server, path, args.seconds, work, cpu)
     result["warmup"] = warm
-    print(f"  {name:<8} {result['events_per_s']:>10,.0f} events/s  p50 {result['p50_ms']:.2f} ms  "
-          f"p99 {result['p99_ms']:.2f} ms  ({result['ok']:,} 2xx)", flush=True)
+    used = result["cpu_cores"]
+    print(f"  {name:<8} {result['events_per_s']:>8,.0f} events/s  p50 {result['p50_ms']:.2f} ms  "
+          f"p99 {result['p99_ms']:.2f} ms  ({result['ok']:,} 2xx); CPU cores used: server {used['server']:.2f}, "
+          f"wrk {used['wrk']:.2f}, other {used['other']:.2f}", flush=True)
+    if used["other"] > 0.15:
+        print(f"  WARNING: something else used {used['other']:.2f} of a core during this run: figures are disturbed")
     return result
 
 
