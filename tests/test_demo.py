@@ -1,0 +1,18 @@
+"""`inlet demo`, as a newcomer runs it."""
+
+from tests.conftest import inlet
+
+
+def test_demo_starts_a_server_sends_events_and_shows_what_landed(tmp_path):
+    result = inlet("demo", "--dir", str(tmp_path / "demo"), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "server up on http://127.0.0.1:" in out
+    assert "24 events acknowledged with 200" in out
+    assert "401 missing_secret, 401 source_disabled, 400 malformed_json" in out
+    lines = [line.split() for line in out.splitlines()]
+    assert ["website", "page-view", "15", "5"] in lines
+    assert ["app", "app-open", "3", "1"] in lines
+    assert "server stopped (exit 0)" in out
+    again = inlet("sql", "SELECT count(*) FROM events", "--format", "csv", config=tmp_path / "demo" / "inlet.yaml")
+    assert again.stdout.splitlines()[1] == "24"
