@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 
 import uvicorn
 
@@ -17,8 +18,10 @@ from engine.config import Config
 from engine.server.app import create_app
 from engine.server.control import socket_answers, socket_path
 from engine.server.state import InletState
-from engine.store import StoreError, StoreWriter, open_store
+from engine.store import StoreError, StoreLockedError, StoreWriter, open_store
 from engine.store.sources import mirror_sources
+
+LOCK_WAIT = 10.0  # seconds to wait for a reader of the file (`inlet sql` with no server) to finish
 
 
 class _Server(uvicorn.Server):
@@ -42,7 +45,15 @@ def build_state(config: Config) -> InletState:
     sock = socket_path(config.store.path)
     if sock.exists() and socket_answers(sock):
         raise StoreError(f"an inlet server is already running on {config.store.path} (its socket is {sock})")
-    con = open_store(config.store.path)
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            con = open_store(config.store.path)
+            break
+        except StoreLockedError:
+            if time.monotonic() > deadline:  # not a short `inlet sql` reading the file: give up clearly
+                raise
+            time.sleep(0.2)
     mirror_sources(con, config)
     return InletState(config=config, con=con, writer=StoreWriter(con))
 
