@@ -84,12 +84,8 @@ def parse_wrk(out: str) -> dict:
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     completed, non2xx = int(grab(r"^\s+(\d+) requests in")), int(grab(r"Non-2xx or 3xx responses: (\d+)", "0"))
     return {
-        "events_per_s": float(grab(r"^Requests/sec:\s+([\d.]+)")),
-        "p50_ms": ms("50"),
-        "p99_ms": ms("99"),
-        "completed": completed,
-        "ok": completed - non2xx,
-        "non2xx": non2xx,
+        "events_per_s": float(grab(r"^Requests/sec:\s+([\d.]+)")), "p50_ms": ms("50"), "p99_ms": ms("99"),
+        "completed": completed, "ok": completed - non2xx, "non2xx": non2xx,
         "socket_errors": dict(zip(("connect", "read", "write", "timeout"),
                                   map(int, errors.groups()) if errors else (0, 0, 0, 0), strict=True)),
         "sent": int(grab(r"^SENT (\d+)")) - 1,  # minus wrk's check call
@@ -171,11 +167,12 @@ def count_events(config: Path) -> int:
     return int(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
 
 
-def write_config(work: Path, name: str, port: int) -> Path:
+def write_config(work: Path, name: str) -> tuple[Path, int]:
+    """A config with one webhook source and its own store under `work/name`, on a free port."""
     (work / name).mkdir()
-    path = work / name / "inlet.yaml"
+    path, port = work / name / "inlet.yaml", free_port()
     path.write_text(CONFIG.format(store=work / name / "inlet.duckdb", port=port))
-    return path
+    return path, port
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -187,8 +184,7 @@ def run(args: argparse.Namespace) -> dict:
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="inlet-bench-") as tmp:
         work = Path(tmp)
-        port = free_port()
-        config = write_config(work, "a", port)
+        config, port = write_config(work, "a")
         server = Server([str(BIN / "inlet"), "-c", str(config), "serve", "--log-level", "warning"],
                         port, work / "a.log", server_cpu)
         try:
@@ -204,9 +200,7 @@ def run(args: argparse.Namespace) -> dict:
               f"{', every request sent is stored exactly once' if check['exact'] else ''}", flush=True)
         if not check["passed"]:
             raise BenchError("the store does not hold what wrk was answered: events were lost or duplicated")
-
-        port = free_port()
-        config = write_config(work, "bc", port)
+        config, port = write_config(work, "bc")
         server = Server([sys.executable, str(VARIANTS), "-c", str(config), "--naive-db", str(work / "naive.duckdb")],
                         port, work / "bc.log", server_cpu)
         try:
@@ -243,7 +237,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         figures = run(args)
-    except (BenchError, subprocess.CalledProcessError) as exc:
+    except (BenchError, subprocess.CalledProcessError, OSError) as exc:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
     report(figures)

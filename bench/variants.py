@@ -1,7 +1,8 @@
 """The real inlet app plus two comparison routes, served exactly as `inlet serve` serves it.
 
-- `/bench/ceiling/{event_type}/{source_id}`: read and parse the JSON body, answer a small JSON object. Nothing
-  else: the most this server stack (FastAPI + uvicorn with uvloop/httptools) can do per second.
+- `/bench/ceiling/{event_type}/{source_id}`: read the body, parse it with inlet's own parser (`engine.jsonio`),
+  answer a small JSON object. Nothing else: the most this server stack (FastAPI + uvicorn with
+  uvloop/httptools) can do per second.
 - `/bench/naive/{event_type}/{source_id}`: what a newcomer would write: one autocommit `INSERT` per request
   into its own DuckDB file, on one connection behind a lock, run in a worker thread so the loop is not blocked.
 
