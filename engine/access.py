@@ -13,9 +13,10 @@ import orjson
 from engine.config import Config
 from engine.output import jsonable_rows
 from engine.server.control import socket_answers, socket_path
-from engine.store import StoreError, StoreLockedError, open_store
+from engine.store import StoreError, StoreLockedError, open_store, spool_dir
 from engine.store.reader import QueryError, run_query
 from engine.store.snapshot import write_snapshot
+from engine.store.spool import spool_holds_records
 
 WAIT_FOR_SERVER = 15.0  # seconds to wait while a server that holds the file starts or stops
 
@@ -24,6 +25,7 @@ class StoreAccess:
     """Opened with `StoreAccess.open(config)`; `query()` and `snapshot()` work the same either way."""
 
     via_server: bool
+    behind = False  # True when the file lacks acknowledged events still in a stopped server's spool
 
     @staticmethod
     def open(config: Config) -> StoreAccess:
@@ -64,6 +66,8 @@ class _FileAccess(StoreAccess):
     def __init__(self, path: Path):
         self.path = path
         self.con = open_store(path, read_only=True)
+        # a server that was killed may have acknowledged events it had not yet moved into the file
+        self.behind = spool_holds_records(spool_dir(path))
 
     def query(self, sql):
         q = run_query(self.con.cursor(), sql, in_transaction=False)

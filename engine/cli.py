@@ -19,6 +19,10 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+BEHIND = ("note: the server stopped before moving all acknowledged events from its spool into the store; "
+          "they are safe and go in when `inlet serve` starts again. This answer does not include them.")
+
+
 def _config(ctx: click.Context):
     path = resolve_config_path(ctx.obj)
     try:
@@ -77,6 +81,8 @@ def sql(ctx: click.Context, query: str, fmt: str) -> None:
     config = _config(ctx)
     try:
         with StoreAccess.open(config) as store:
+            if store.behind:
+                click.echo(BEHIND, err=True)
             columns, _, chunks = store.query(query)
             printer = Printer(fmt, columns, sys.stdout)
             for rows in chunks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -74,7 +75,11 @@ class InProcessServer:
         self.thread.join(15)
         self.state.con.close()
 
-    def sql(self, query: str, params=None) -> list[tuple]:
+    def sql(self, query: str, params=None, *, flush: bool = True) -> list[tuple]:
+        """Query the store once it holds everything acknowledged, as the server's own readers do."""
+        if flush:
+            writer = self.state.writer
+            asyncio.run_coroutine_threadsafe(writer.flush(), writer._loop).result(30)
         cur = self.state.con.cursor()
         try:
             return cur.execute(query, params or []).fetchall()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 
 import httpx
@@ -204,16 +205,20 @@ def test_context_keeps_client_details_but_not_credentials(server, http):
     assert "s3cret-token" not in json.dumps(context) and "sid=abc" not in json.dumps(context)
 
 
-async def test_many_concurrent_events_cost_few_transactions(server):
-    before = server.state.writer.transactions
+async def test_many_concurrent_events_cost_few_spool_writes_and_fewer_transactions(server):
+    writer = server.state.writer
+    before_spool, before_tx = writer.spool_writes, writer.transactions
     async with httpx.AsyncClient(base_url=server.url, timeout=20,
                                  limits=httpx.Limits(max_connections=100)) as client:
         answers = await asyncio.gather(*(client.post(f"/collect/hit/website/s{i % 7}", json={"i": i})
                                          for i in range(400)))
     assert all(a.status_code == 200 for a in answers)
-    assert server.sql("SELECT count(*) FROM events")[0][0] == 400
-    commits = server.state.writer.transactions - before
-    assert commits < 200, f"{commits} commits for 400 concurrent events: the writer is not batching"
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        website = next(s for s in (await client.get("/status")).json()["sources"] if s["source_id"] == "website")
+    assert website["events"] == 400
+    spooled, committed = writer.spool_writes - before_spool, writer.transactions - before_tx
+    assert spooled <= 400
+    assert committed < 100, f"{committed} DuckDB transactions for 400 concurrent events: ingestion is not batching"
 
 
 def test_event_ids_sort_in_arrival_order(server, http):
@@ -229,16 +234,37 @@ def test_unknown_routes_and_methods_answer_json(http):
     assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
 
 
-def test_a_failing_store_answers_503_and_recovers(server, http):
-    cur = server.state.con.cursor()
-    cur.execute("ALTER TABLE events RENAME TO events_moved")
+def test_a_full_disk_answers_503_and_nothing_is_acknowledged(server, http):
+    spool = server.state.writer._spool
+
+    def disk_full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    spool._write = disk_full
     try:
-        r = http.post("/collect/x/website", json={})
+        r = http.post("/collect/x/website/s1", json={})
         assert r.status_code == 503 and r.json()["error"] == "store_unavailable"
+        assert r.headers["Retry-After"] == "1"
     finally:
-        cur.execute("ALTER TABLE events_moved RENAME TO events")
-    assert http.post("/collect/x/website", json={}).status_code == 200
+        spool._write = os.write
+    ok = http.post("/collect/x/website/s1", json={})
+    assert ok.status_code == 200
+    assert http.get("/status").status_code == 200
     assert server.sql("SELECT count(*) FROM events")[0][0] == 1
+
+
+def test_a_store_that_cannot_take_events_in_keeps_acknowledging_and_catches_up(server, http):
+    server.state.writer.flush_timeout = 0.5
+    server.sql("ALTER TABLE ingest_state RENAME TO moved", flush=False)
+    try:
+        assert http.post("/collect/x/website", json={"n": 1}).status_code == 200  # durable in the spool
+        behind = http.get("/status")
+        assert behind.status_code == 503 and behind.json()["error"] == "store_behind"
+    finally:
+        server.sql("ALTER TABLE moved RENAME TO ingest_state", flush=False)
+    server.state.writer.flush_timeout = 15
+    assert http.get("/status").status_code == 200
+    assert server.sql("SELECT properties FROM events") == [('{"n":1}',)]
 
 
 def test_sources_table_mirrors_the_config_without_secrets(server):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -13,16 +14,20 @@ from engine.ids import new_id
 from engine.store import (
     LATEST_VERSION,
     EventIn,
+    StoreBehind,
     StoreLockedError,
     StoreMissingError,
+    StoreUnavailable,
     StoreVersionError,
     StoreWriter,
     open_store,
+    spool_dir,
 )
 from engine.store.schema import MIGRATIONS
-from engine.store.writer import StoreUnavailable
+from engine.store.spool import Spool, spool_holds_records
 
-TABLES = {"schema_version", "sources", "events", "profiles", "sessions", "idempotency_keys", "rejections"}
+TABLES = {"schema_version", "sources", "events", "profiles", "sessions", "idempotency_keys", "rejections",
+          "ingest_state"}
 
 
 def tables(con) -> set[str]:
@@ -94,45 +99,104 @@ def _event(props: str = "{}", session: str | None = None, key: str | None = None
     return EventIn(new_id(), "web", "hit", now, now, session, props, "{}", key)
 
 
-async def test_one_bad_item_in_a_batch_does_not_sink_the_others(tmp_path):
-    con = open_store(tmp_path / "inlet.duckdb")
-    writer = StoreWriter(con)
+def _writer(tmp_path, con=None) -> tuple[StoreWriter, object]:
+    con = con or open_store(tmp_path / "inlet.duckdb")
+    return StoreWriter(con, spool_dir(tmp_path / "inlet.duckdb")), con
+
+
+async def test_a_failed_spool_write_refuses_only_its_batch(tmp_path):
+    writer, con = _writer(tmp_path)
     writer.start()
     try:
-        good = [_event(f'{{"n": {i}}}', session="s") for i in range(20)]
-        bad = _event("{this is not json")
-        results = await asyncio.gather(*(writer.write(e) for e in [*good[:10], bad, *good[10:]]),
-                                       return_exceptions=True)
-        assert isinstance(results[10], StoreUnavailable)
-        assert all(r.profile_id == results[0].profile_id for r in results[:10] + results[11:])
-        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 20
-        assert con.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+        def disk_full(fd, data):
+            raise OSError(28, "No space left on device")
+
+        writer._spool._write = disk_full
+        with pytest.raises(StoreUnavailable, match="No space left"):
+            await writer.write(_event(session="s"))
+        writer._spool._write = os.write
+        answer = await writer.write(_event(session="s"))
+        await writer.flush()
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+        assert con.execute("SELECT profile_id::VARCHAR FROM sessions").fetchall() == [(answer.profile_id,)]
     finally:
         writer.stop()
         con.close()
 
 
-async def test_stop_commits_what_is_queued(tmp_path):
-    con = open_store(tmp_path / "inlet.duckdb")
-    writer = StoreWriter(con)
+async def test_acknowledged_events_wait_in_the_spool_while_the_store_fails_then_land_once(tmp_path):
+    writer, con = _writer(tmp_path)
+    writer.flush_timeout = 0.5
+    writer.start()
+    try:
+        con.cursor().execute("ALTER TABLE ingest_state RENAME TO moved")
+        answers = await asyncio.gather(*(writer.write(_event(session=f"s{i % 3}", key=f"k{i}")) for i in range(30)))
+        assert len({a.event_id for a in answers}) == 30  # acknowledged: durable in the spool
+        with pytest.raises(StoreBehind, match=r"has not yet taken in .* safe in the spool"):
+            await writer.flush()
+        assert writer.last_error
+        con.cursor().execute("ALTER TABLE moved RENAME TO ingest_state")
+        writer.flush_timeout = 15
+        await writer.flush()
+        assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone() == (30, 30)
+        again = await writer.write(_event(key="k7"))
+        assert again.replayed and again.event_id == answers[7].event_id
+    finally:
+        writer.stop()
+        con.close()
+
+
+async def test_the_spool_is_replayed_at_start_exactly_once(tmp_path):
+    writer, con = _writer(tmp_path)
+    writer.start()
+    con.cursor().execute("ALTER TABLE ingest_state RENAME TO moved")
+    answers = await asyncio.gather(*(writer.write(_event(session="s1", key=f"k{i}")) for i in range(50)))
+    await asyncio.to_thread(writer.stop)  # cannot ingest: gives up and leaves the records in the spool
+    con.execute("ALTER TABLE moved RENAME TO ingest_state")
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    con.close()
+
+    for _ in range(2):  # start twice: the second start finds nothing left to take in
+        writer, con = _writer(tmp_path)
+        writer.recover()
+        ids = {r[0] for r in con.execute("SELECT event_id::VARCHAR FROM events").fetchall()}
+        assert ids == {a.event_id for a in answers}
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 50
+        assert con.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+        assert con.execute("SELECT count(*) FROM idempotency_keys").fetchone()[0] == 50
+        writer.stop()
+        con.close()
+    assert not spool_holds_records(spool_dir(tmp_path / "inlet.duckdb"))
+
+
+def test_replay_ignores_a_torn_last_frame(tmp_path):
+    spool = Spool(tmp_path / "spool")
+    for seq in (1, 2, 3):
+        spool.append(seq, b'{"n": %d}' % seq)
+    spool.close(0)
+    [segment] = list((tmp_path / "spool").glob("*.log"))
+    segment.write_bytes(segment.read_bytes()[:-3])  # the crash cut the last write short
+    assert [seq for seq, _ in Spool(tmp_path / "spool").replay()] == [1, 2]
+
+
+async def test_stop_answers_and_ingests_what_is_queued(tmp_path):
+    writer, con = _writer(tmp_path)
     writer.start()
     pending = [asyncio.ensure_future(writer.write(_event())) for _ in range(500)]
     await asyncio.sleep(0)
     await asyncio.to_thread(writer.stop)
     await asyncio.gather(*pending)
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 500
+    assert not spool_holds_records(spool_dir(tmp_path / "inlet.duckdb"))
     con.close()
 
 
-async def test_jobs_run_in_order_with_events_and_return_their_result(tmp_path):
-    con = open_store(tmp_path / "inlet.duckdb")
-    writer = StoreWriter(con)
+async def test_jobs_run_after_what_was_acknowledged_and_return_their_result(tmp_path):
+    writer, con = _writer(tmp_path)
     writer.start()
     try:
-        first = asyncio.ensure_future(writer.write(_event()))
-        await asyncio.sleep(0)  # let it reach the queue
+        await writer.write(_event())
         count = await writer.run(lambda c: c.execute("SELECT count(*) FROM events").fetchone()[0])
-        await first
         assert count == 1
         with pytest.raises(Exception, match="nosuch"):
             await writer.run(lambda c: c.execute("SELECT * FROM nosuch"))

@@ -17,6 +17,7 @@ from engine.server.control import ControlServer, socket_path
 from engine.server.refusals import error_response
 from engine.server.state import InletState
 from engine.status import status_rows
+from engine.store import StoreBehind
 from engine.store.reader import run_query
 from engine.store.snapshot import write_snapshot
 
@@ -59,6 +60,7 @@ def create_app(state: InletState) -> FastAPI:
 
     @app.get("/status", tags=["server"])
     async def status() -> dict:
+        await state.writer.flush()
         return {"sources": await asyncio.to_thread(status_rows, state.config, lambda sql: _query(state, sql))}
 
     @app.exception_handler(StarletteHTTPException)
@@ -69,6 +71,10 @@ def create_app(state: InletState) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         return error_response(400, "invalid_request", "; ".join(e["msg"] for e in exc.errors()))
+
+    @app.exception_handler(StoreBehind)
+    async def store_behind(request: Request, exc: StoreBehind) -> Response:
+        return error_response(503, "store_behind", str(exc), {"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
@@ -92,6 +98,7 @@ async def _snapshots(state: InletState) -> None:
     while True:
         await asyncio.sleep(snap.every.total_seconds())
         try:
+            await state.writer.flush()
             await asyncio.to_thread(write_snapshot, state.con.cursor(), state.config.store.path, snap.path)
             log.info("snapshot written to %s", snap.path)
         except Exception as exc:  # a failed snapshot must not stop the server; the next one may succeed

@@ -21,8 +21,7 @@ from engine.ids import new_id
 from engine.jsonio import dumps, loads
 from engine.server.refusals import Refusal, error_response, refuse
 from engine.server.state import InletState
-from engine.store import EventIn
-from engine.store.writer import StoreUnavailable
+from engine.store import EventIn, StoreUnavailable
 
 EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 SESSION_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")

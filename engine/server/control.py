@@ -23,6 +23,7 @@ import orjson
 
 from engine.output import jsonable_rows
 from engine.server.state import InletState
+from engine.store import StoreBehind
 from engine.store.reader import QueryError, run_query
 from engine.store.snapshot import write_snapshot
 
@@ -83,6 +84,7 @@ class ControlServer:
             elif op == "sql":
                 await self._sql(writer, str(request.get("query", "")))
             elif op == "snapshot":
+                await self.state.writer.flush()
                 path = await asyncio.to_thread(
                     write_snapshot, self.state.con.cursor(), self.state.config.store.path, Path(request["path"])
                 )
@@ -101,6 +103,11 @@ class ControlServer:
             writer.close()
 
     async def _sql(self, writer: asyncio.StreamWriter, sql: str) -> None:
+        try:
+            await self.state.writer.flush()  # the answer includes everything acknowledged so far
+        except StoreBehind as exc:
+            await _send(writer, {"error": str(exc)})
+            return
         cur = self.state.con.cursor()
         query = None
         try:

@@ -18,7 +18,7 @@ from engine.config import Config
 from engine.server.app import create_app
 from engine.server.control import socket_answers, socket_path
 from engine.server.state import InletState
-from engine.store import StoreError, StoreLockedError, StoreWriter, open_store
+from engine.store import StoreError, StoreLockedError, StoreWriter, open_store, spool_dir
 from engine.store.sources import mirror_sources
 
 LOCK_WAIT = 10.0  # seconds to wait for a reader of the file (`inlet sql` with no server) to finish
@@ -55,7 +55,9 @@ def build_state(config: Config) -> InletState:
                 raise
             time.sleep(0.2)
     mirror_sources(con, config)
-    return InletState(config=config, con=con, writer=StoreWriter(con))
+    writer = StoreWriter(con, spool_dir(config.store.path))
+    writer.recover()  # events acknowledged before a crash, still in the spool, go in before anything else
+    return InletState(config=config, con=con, writer=writer)
 
 
 def serve(config: Config, *, log_level: str = "info") -> int:

@@ -8,17 +8,21 @@ from engine.store.database import (
     StoreVersionError,
     open_store,
 )
-from engine.store.writer import EventIn, RejectionIn, Stored, StoreWriter
+from engine.store.spool import spool_dir
+from engine.store.writer import EventIn, RejectionIn, StoreBehind, Stored, StoreUnavailable, StoreWriter
 
 __all__ = [
     "LATEST_VERSION",
     "EventIn",
     "RejectionIn",
+    "StoreBehind",
     "StoreError",
     "StoreLockedError",
     "StoreMissingError",
+    "StoreUnavailable",
     "StoreVersionError",
     "StoreWriter",
     "Stored",
     "open_store",
+    "spool_dir",
 ]

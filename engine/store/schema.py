@@ -44,7 +44,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE idempotency_keys (
         source_id   VARCHAR NOT NULL,
         key         VARCHAR NOT NULL,       -- the Idempotency-Key header or the event_id property
-        event_id    UUID NOT NULL,
+        event_id    UUID NOT NULL,          -- with the rest of the first answer, repeated to a resend
+        event_type  VARCHAR NOT NULL,
+        profile_id  UUID,
+        session_id  VARCHAR,
         created_at  TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (source_id, key)
     );
@@ -60,5 +63,10 @@ MIGRATIONS: tuple[str, ...] = (
         excerpt      VARCHAR NOT NULL,      -- the first bytes of the body, for debugging senders
         context      JSON NOT NULL
     );
+    """,
+    # 2: the highest spool record the store has taken in (committed with the rows it brought).
+    """
+    CREATE TABLE ingest_state (seq BIGINT NOT NULL);
+    INSERT INTO ingest_state VALUES (0);
     """,
 )

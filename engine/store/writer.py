@@ -1,14 +1,18 @@
-"""The one store writer of a process: an async front and a thread that commits in groups.
+"""The one store writer of a process: an async front and two threads.
 
-Request handlers `await writer.write(item)`; the thread takes everything queued since its last commit,
-stores it in one transaction and then resolves every waiting future at once. So a thousand concurrent
-requests cost a handful of commits, and a 200 is only ever sent for an event that is committed.
+    request handlers --write()--> spool thread --record--> ingest thread --> DuckDB
+                      <--answer-- (resolve, spool, fdatasync)   (big transactions, cursor of the spool)
 
-Other writes (config mirroring, later the sync pages) run as jobs: `await writer.run(fn)` calls
-`fn(con)` on the writer thread in its own transaction, in queue order with the events.
+The spool thread takes everything queued, resolves sessions to profiles and idempotency keys to earlier
+answers, writes the batch to the spool with one `write` and one `fdatasync`, and only then answers every
+request of the batch at once: acknowledged means durable. The ingest thread moves spooled records into
+DuckDB, merging all that is waiting into one transaction that also records the highest sequence number it
+holds; at start-up the spool is replayed above that number. DuckDB's cost per transaction is nearly fixed,
+so this keeps it off the acknowledgement path and spreads it over many events.
 
-The thread keeps two caches that only it updates, after a commit: session id → profile id, and recent
-idempotency keys. Misses fall back to the store, so a restart loses nothing but warmth.
+Other writes run as jobs on the ingest thread: `await writer.run(fn)` calls `fn(con)` in a transaction of
+its own, after every record acknowledged before it. `await writer.flush()` waits for that point, which is
+how readers see everything already acknowledged.
 """
 
 from __future__ import annotations
@@ -17,20 +21,24 @@ import asyncio
 import logging
 import queue
 import threading
-from collections import OrderedDict
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
+import orjson
 
 from engine.ids import new_id
+from engine.store.identity import Identity
+from engine.store.ingest import Batch, committed_seq, ingest, lookup_keys, lookup_sessions
+from engine.store.spool import Spool, SpoolError
 
 log = logging.getLogger("inlet.store")
 
-_TS = pa.timestamp("us", tz="UTC")
-_CACHE_SIZE = 200_000
+REPLAY_ROWS = 20_000  # rows per transaction when replaying the spool at start-up
+INGEST_WINDOW = 0.02  # seconds the ingest thread lets records gather: at most ~50 DuckDB commits a second
 
 
 @dataclass(slots=True)
@@ -71,6 +79,14 @@ class RejectionIn:
     context: str  # JSON text
 
 
+class StoreUnavailable(Exception):
+    """The batch could not be made durable (disk full, I/O error): a 503, nothing is acknowledged."""
+
+
+class StoreBehind(Exception):
+    """The store has not taken in everything acknowledged within the time asked (it keeps trying)."""
+
+
 class _Job:
     __slots__ = ("fn",)
 
@@ -81,86 +97,233 @@ class _Job:
 _STOP = object()
 
 
-class _LRU(OrderedDict):
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def put(self, key, value) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > self.size:
-            self.popitem(last=False)
-
-
 class StoreWriter:
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, max_batch: int = 4096):
+    def __init__(self, con: duckdb.DuckDBPyConnection, spool_directory: Path, *, max_batch: int = 4096):
         self._con = con
+        self._read = con.cursor()  # the spool thread's own connection, for identity lookups
+        self._spool = Spool(spool_directory)
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._front: queue.SimpleQueue = queue.SimpleQueue()
+        self._ingest_queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._identity = Identity(lambda ids: lookup_sessions(self._read, ids),
+                                  lambda keys: lookup_keys(self._read, keys))
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sessions: _LRU = _LRU(_CACHE_SIZE)  # session_id -> profile_id
-        self._keys: _LRU = _LRU(_CACHE_SIZE)  # (source_id, key) -> Stored
-        self.transactions = 0  # commits made, for tests and benchmarks
-        self.items = 0
+        self._threads: list[threading.Thread] = []
+        self._recovered = False
+        self._stopping = False
+        self._seq = 0  # last sequence number spooled
+        self.ingested_seq = 0  # last sequence number committed to DuckDB
+        self.spool_writes = 0  # batches made durable, for tests and benchmarks
+        self.transactions = 0  # DuckDB commits
+        self.last_error: str | None = None
+        self.flush_timeout = 10.0  # seconds a reader waits for the store to catch up before it is told
 
     # -- the async front ------------------------------------------------------------------------------
+    def recover(self) -> int:
+        """Take in what the spool holds beyond the store's last committed record. Returns events replayed."""
+        committed = committed_seq(self._con)
+        batch, replayed, top = Batch(), 0, committed
+        for seq, payload in self._spool.replay():
+            top = max(top, seq)
+            if seq <= committed:
+                continue
+            batch.add(seq, orjson.loads(payload))
+            if len(batch) >= REPLAY_ROWS:
+                replayed += len(batch.rows["events"])
+                self._commit(batch)
+                batch = Batch()
+        if len(batch):
+            replayed += len(batch.rows["events"])
+            self._commit(batch)
+        self._seq = self.ingested_seq = top
+        self._spool.release(top)
+        self._recovered = True
+        if replayed:
+            log.info("took in %d acknowledged events from the spool", replayed)
+        return replayed
+
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        if not self._recovered:
+            self.recover()
         self._loop = loop or asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name="inlet-store-writer", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._spool_loop, name="inlet-spool", daemon=True),
+                         threading.Thread(target=self._ingest_loop, name="inlet-ingest", daemon=True)]
+        for thread in self._threads:
+            thread.start()
 
     async def write(self, item: EventIn | RejectionIn) -> Stored | None:
         fut = self._loop.create_future()
-        self._queue.put((item, fut))
+        self._front.put((item, fut))
         return await fut
 
     async def run(self, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
-        """Run `fn(con)` on the writer thread in its own transaction; its result is returned."""
+        """Run `fn(con)` on the ingest thread in its own transaction, after everything acknowledged."""
         fut = self._loop.create_future()
-        self._queue.put((_Job(fn), fut))
+        self._ingest_queue.put((_Job(fn), fut))
         return await fut
 
-    async def barrier(self) -> None:
-        """Return once everything queued before this call is committed."""
-        await self.run(lambda con: None)
+    async def flush(self) -> None:
+        """Return once everything acknowledged before this call is in the store."""
+        try:
+            await asyncio.wait_for(self.run(lambda con: None), self.flush_timeout)
+        except TimeoutError:
+            behind = self._seq - self.ingested_seq
+            raise StoreBehind(f"the store has not yet taken in {behind} acknowledged batches "
+                              f"(they are safe in the spool); last error: {self.last_error}") from None
 
     def stop(self) -> None:
-        """Commit what is queued, then end the thread. Safe to call twice."""
-        if self._thread and self._thread.is_alive():
-            self._queue.put((_STOP, None))
-            self._thread.join()
+        """Answer and ingest what is queued, then end both threads. Safe to call twice."""
+        if any(t.is_alive() for t in self._threads):
+            self._stopping = True
+            self._front.put((_STOP, None))
+            for thread in self._threads:
+                thread.join()
+        self._spool.close(self.ingested_seq)
 
-    # -- the thread -----------------------------------------------------------------------------------
-    def _run(self) -> None:
+    # -- the spool thread -----------------------------------------------------------------------------
+    def _spool_loop(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            batch = [self._front.get()]
             while len(batch) < self._max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._front.get_nowait())
                 except queue.Empty:
                     break
             stop = any(item is _STOP for item, _ in batch)
-            batch = [(item, fut) for item, fut in batch if item is not _STOP]
-            self._process(batch)
+            items = [(item, fut) for item, fut in batch if item is not _STOP]
+            if items:
+                self._spool_batch(items)
             if stop:
+                self._ingest_queue.put((_STOP, None))
                 return
 
-    def _process(self, batch: list) -> None:
-        group: list = []
-        for item, fut in batch:
-            if isinstance(item, _Job):
-                if group:
-                    self._commit_group(group)
-                    group = []
-                self._commit_job(item, fut)
-            else:
-                group.append((item, fut))
-        if group:
-            self._commit_group(group)
+    def _spool_batch(self, items: list) -> None:
+        seq = self._seq + 1
+        try:
+            self._identity.committed(self.ingested_seq)
+            record, answers, sessions, keys = self._resolve(seq, [i for i, _ in items])
+            self._spool.append(seq, orjson.dumps(record))
+        except (SpoolError, duckdb.Error) as exc:
+            log.error("could not store a batch of %d: %s", len(items), exc)
+            self._answer([(fut, None, StoreUnavailable(str(exc))) for _, fut in items])
+            return
+        except Exception as exc:  # a bug must not stop the thread every request waits on
+            log.exception("could not store a batch of %d", len(items))
+            self._answer([(fut, None, StoreUnavailable(str(exc))) for _, fut in items])
+            return
+        self._seq = seq
+        self.spool_writes += 1
+        self._identity.sessions.add(seq, sessions)
+        self._identity.keys.add(seq, keys)
+        self._ingest_queue.put((seq, record))
+        self._answer([(fut, answer, None) for (_, fut), answer in zip(items, answers, strict=True)])
 
-    def _commit_job(self, job: _Job, fut) -> None:
+    def _resolve(self, seq: int, items: list) -> tuple[dict, list, dict, dict]:
+        """The spool record of a batch and each item's answer, plus the sessions and keys it creates."""
+        answers: list[Stored | None] = [None] * len(items)
+        events = [(i, e) for i, e in enumerate(items) if isinstance(e, EventIn)]
+        keyed = {(e.source_id, e.idempotency_key) for _, e in events if e.idempotency_key is not None}
+        known_keys = self._identity.keys.find(keyed) if keyed else {}
+        new_keys: dict[tuple[str, str], tuple | None] = {}
+        fresh: list[tuple[int, EventIn]] = []
+        for i, e in events:
+            key = (e.source_id, e.idempotency_key) if e.idempotency_key is not None else None
+            if key is not None and key in known_keys:
+                answers[i] = Stored(known_keys[key][0], e.source_id, *known_keys[key][1:], replayed=True)
+            elif key is not None and key in new_keys:
+                continue  # a repeat of a key first sent in this batch: answered below
+            else:
+                fresh.append((i, e))
+                if key is not None:
+                    new_keys[key] = None  # filled below, once the profile is known
+
+        wanted = {e.session_id for _, e in fresh if e.session_id is not None}
+        profiles = self._identity.sessions.find(wanted) if wanted else {}
+        new_sessions: dict[str, str] = {}
+        record: dict[str, list] = {"ev": [], "se": [], "ke": [], "rj": []}
+        for i, e in fresh:
+            profile_id = None
+            if e.session_id is not None:
+                profile_id = profiles.get(e.session_id) or new_sessions.get(e.session_id)
+                if profile_id is None:
+                    profile_id = new_sessions[e.session_id] = new_id()
+                    record["se"].append([e.session_id, profile_id, e.source_id, e.received_us])
+            record["ev"].append([e.event_id, e.source_id, e.event_type, e.occurred_us, e.received_us, profile_id,
+                                 e.session_id, e.properties, e.context])
+            answers[i] = Stored(e.event_id, e.source_id, e.event_type, profile_id, e.session_id)
+            if e.idempotency_key is not None and new_keys[(e.source_id, e.idempotency_key)] is None:
+                new_keys[(e.source_id, e.idempotency_key)] = (e.event_id, e.event_type, profile_id, e.session_id)
+                record["ke"].append([e.source_id, e.idempotency_key, e.event_id, e.event_type, profile_id,
+                                     e.session_id, e.received_us])
+        for i, e in events:  # duplicates within this batch answer like the first carrier of their key
+            if answers[i] is None:
+                first = new_keys[(e.source_id, e.idempotency_key)]
+                answers[i] = Stored(first[0], e.source_id, *first[1:], replayed=True)
+        for r in items:
+            if isinstance(r, RejectionIn):
+                record["rj"].append([new_id(), r.source_id, r.received_us, r.method, r.path, r.status, r.reason,
+                                     r.size, r.excerpt, r.context])
+        return record, answers, new_sessions, new_keys
+
+    # -- the ingest thread ----------------------------------------------------------------------------
+    def _ingest_loop(self) -> None:
+        while True:
+            waiting = [self._ingest_queue.get()]
+            if isinstance(waiting[0][0], int) and not self._stopping:
+                time.sleep(INGEST_WINDOW)  # a job (a reader waiting on flush) does not wait for the window
+            while True:
+                try:
+                    waiting.append(self._ingest_queue.get_nowait())
+                except queue.Empty:
+                    break
+            batch = Batch()
+            for item, payload in waiting:
+                if isinstance(item, int):
+                    batch.add(item, payload)
+                    continue
+                if len(batch):  # records before a job or the stop are committed first
+                    self._commit_retrying(batch)
+                    batch = Batch()
+                if item is _STOP:
+                    continue
+                self._run_job(item, payload)
+            if len(batch):
+                self._commit_retrying(batch)
+            if any(item is _STOP for item, _ in waiting):
+                return
+
+    def _commit_retrying(self, batch: Batch) -> None:
+        """Ingest until it works: these events are acknowledged, so giving up is not an option, except at
+        shutdown, where they stay in the spool for the next start."""
+        delay = 0.05
+        for attempt in range(1, 10**9):
+            try:
+                self._commit(batch)
+                self.last_error = None
+                return
+            except Exception as exc:
+                self.last_error = str(exc)
+                log.error("ingesting spool records up to %d failed (attempt %d): %s", batch.seq, attempt, exc)
+                if self._stopping and attempt >= 3:
+                    log.error("leaving them in the spool; the next start takes them in")
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _commit(self, batch: Batch) -> None:
+        con = self._con
+        con.execute("BEGIN")
+        try:
+            ingest(con, batch)
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
+        self.transactions += 1
+        self.ingested_seq = batch.seq
+        self._spool.release(batch.seq)
+
+    def _run_job(self, job: _Job, fut) -> None:
         con = self._con
         try:
             con.execute("BEGIN")
@@ -169,97 +332,11 @@ class StoreWriter:
             self.transactions += 1
         except BaseException as exc:
             _rollback(con)
-            self._resolve([(fut, None, exc)])
+            self._answer([(fut, None, exc)])
             return
-        self._resolve([(fut, result, None)])
+        self._answer([(fut, result, None)])
 
-    def _commit_group(self, group: list) -> None:
-        events = [(item, fut) for item, fut in group if isinstance(item, EventIn)]
-        rejections = [item for item, _ in group if isinstance(item, RejectionIn)]
-        con = self._con
-        try:
-            con.execute("BEGIN")
-            results, new_sessions, new_keys = self._store_events(con, [e for e, _ in events])
-            if rejections:
-                _insert_rejections(con, rejections)
-            con.execute("COMMIT")
-        except Exception as exc:
-            _rollback(con)
-            if len(group) > 1:  # one bad item must not sink the others: store them one by one
-                for one in group:
-                    self._commit_group([one])
-                return
-            log.error("store write failed: %s", exc)
-            self._resolve([(fut, None, StoreUnavailable(str(exc))) for _, fut in group])
-            return
-        self.transactions += 1
-        self.items += len(group)
-        for sid, pid in new_sessions:
-            self._sessions.put(sid, pid)
-        for key, stored in new_keys:
-            self._keys.put(key, stored)
-        by_event = iter(results)
-        self._resolve([(fut, next(by_event) if isinstance(item, EventIn) else None, None) for item, fut in group])
-
-    def _store_events(self, con, events: list[EventIn]):
-        """Dedupe by idempotency key, resolve sessions to profiles, insert. Returns one Stored per event,
-        plus the cache entries to remember once the transaction has committed."""
-        results: list[Stored | None] = [None] * len(events)
-        fresh: list[int] = []  # indexes of events to insert
-        remember_keys: list[tuple[tuple[str, str], Stored]] = []
-        waiting: dict[tuple[str, str], list[int]] = {}  # keys not in the cache -> indexes carrying them
-        for i, ev in enumerate(events):
-            if ev.idempotency_key is None:
-                fresh.append(i)
-            elif (key := (ev.source_id, ev.idempotency_key)) in self._keys:
-                results[i] = _replay(self._keys[key])
-            else:
-                waiting.setdefault(key, []).append(i)
-        known = _lookup_keys(con, list(waiting)) if waiting else {}
-        new_keys: dict[tuple[str, str], list[int]] = {}
-        for key, idxs in waiting.items():
-            if key in known:
-                remember_keys.append((key, known[key]))
-                for i in idxs:
-                    results[i] = _replay(known[key])
-            else:
-                new_keys[key] = idxs
-                fresh.append(idxs[0])  # the first carrier of a new key is stored; the others replay it
-        fresh.sort()
-
-        sessions = {events[i].session_id for i in fresh if events[i].session_id is not None}
-        profile_of = {s: self._sessions[s] for s in sessions if s in self._sessions}
-        missing = [s for s in sessions if s not in profile_of]
-        if missing:
-            profile_of.update(_lookup_sessions(con, missing))
-        created: list[tuple[str, str, str, int]] = []  # session, profile, source, time
-        for i in fresh:
-            ev = events[i]
-            if ev.session_id is not None and ev.session_id not in profile_of:
-                profile_of[ev.session_id] = new_id()
-                created.append((ev.session_id, profile_of[ev.session_id], ev.source_id, ev.received_us))
-
-        for i in fresh:
-            ev = events[i]
-            pid = profile_of[ev.session_id] if ev.session_id is not None else None
-            results[i] = Stored(ev.event_id, ev.source_id, ev.event_type, pid, ev.session_id)
-        inserted_keys = []
-        for key, idxs in new_keys.items():
-            first = results[idxs[0]]
-            inserted_keys.append((key, first, events[idxs[0]].received_us))
-            for i in idxs[1:]:
-                results[i] = _replay(first)
-
-        if created:
-            _insert_sessions(con, created)
-        if fresh:
-            _insert_events(con, [events[i] for i in fresh], [results[i].profile_id for i in fresh])
-        if inserted_keys:
-            _insert_keys(con, inserted_keys)
-        remember_keys += [(key, stored) for key, stored, _ in inserted_keys]
-        return results, list(profile_of.items()), remember_keys
-
-    def _resolve(self, outcomes: list) -> None:
+    def _answer(self, outcomes: list) -> None:
         def apply() -> None:
             for fut, result, exc in outcomes:
                 if fut is None or fut.done():
@@ -275,133 +352,8 @@ class StoreWriter:
             pass
 
 
-class StoreUnavailable(Exception):
-    """The store refused a write (disk full, I/O error): the request gets a 503, nothing is acknowledged."""
-
-
-def _replay(stored: Stored) -> Stored:
-    return Stored(stored.event_id, stored.source_id, stored.event_type, stored.profile_id, stored.session_id, True)
-
-
 def _rollback(con) -> None:
     try:
         con.execute("ROLLBACK")
     except duckdb.Error:
         pass
-
-
-def _with_table(con, name: str, table: pa.Table, sql: str):
-    con.register(name, table)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.unregister(name)
-
-
-def _lookup_keys(con, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Stored]:
-    table = pa.table({"source_id": [k[0] for k in keys], "key": [k[1] for k in keys]})
-    rows = _with_table(
-        con,
-        "_keys",
-        table,
-        """SELECT k.source_id, k.key, e.event_id::VARCHAR, e.event_type, e.profile_id::VARCHAR, e.session_id
-           FROM idempotency_keys k JOIN _keys q USING (source_id, key) JOIN events e USING (event_id)""",
-    )
-    return {(r[0], r[1]): Stored(r[2], r[0], r[3], r[4], r[5]) for r in rows}
-
-
-def _lookup_sessions(con, session_ids: list[str]) -> dict[str, str]:
-    rows = _with_table(
-        con,
-        "_sessions",
-        pa.table({"session_id": session_ids}),
-        "SELECT s.session_id, s.profile_id::VARCHAR FROM sessions s JOIN _sessions q USING (session_id)",
-    )
-    return dict(rows)
-
-
-def _insert_sessions(con, created: list[tuple[str, str, str, int]]) -> None:
-    sessions, profiles, sources, times = (list(c) for c in zip(*created, strict=True))
-    table = pa.table(
-        {
-            "session_id": sessions,
-            "profile_id": profiles,
-            "source_id": sources,
-            "created_at": pa.array(times, _TS),
-        }
-    )
-    con.register("_new_sessions", table)
-    try:
-        con.execute(
-            """INSERT INTO profiles SELECT profile_id::UUID, '{}', created_at, created_at FROM _new_sessions"""
-        )
-        con.execute(
-            "INSERT INTO sessions SELECT session_id, profile_id::UUID, source_id, created_at FROM _new_sessions"
-        )
-    finally:
-        con.unregister("_new_sessions")
-
-
-def _insert_events(con, events: list[EventIn], profile_ids: list[str | None]) -> None:
-    table = pa.table(
-        {
-            "event_id": [e.event_id for e in events],
-            "source_id": [e.source_id for e in events],
-            "event_type": [e.event_type for e in events],
-            "occurred_at": pa.array([e.occurred_us for e in events], _TS),
-            "received_at": pa.array([e.received_us for e in events], _TS),
-            "profile_id": pa.array(profile_ids, pa.string()),
-            "session_id": pa.array([e.session_id for e in events], pa.string()),
-            "properties": [e.properties for e in events],
-            "context": [e.context for e in events],
-        }
-    )
-    con.register("_events", table)
-    try:
-        con.execute(
-            """INSERT INTO events SELECT event_id::UUID, source_id, event_type, occurred_at, received_at,
-                      profile_id::UUID, session_id, properties::JSON, context::JSON FROM _events"""
-        )
-    finally:
-        con.unregister("_events")
-
-
-def _insert_keys(con, keys: list[tuple[tuple[str, str], Stored, int]]) -> None:
-    table = pa.table(
-        {
-            "source_id": [k[0] for k, _, _ in keys],
-            "key": [k[1] for k, _, _ in keys],
-            "event_id": [s.event_id for _, s, _ in keys],
-            "created_at": pa.array([t for _, _, t in keys], _TS),
-        }
-    )
-    con.register("_new_keys", table)
-    try:
-        con.execute("INSERT INTO idempotency_keys SELECT source_id, key, event_id::UUID, created_at FROM _new_keys")
-    finally:
-        con.unregister("_new_keys")
-
-
-def _insert_rejections(con, rejections: list[RejectionIn]) -> None:
-    table = pa.table(
-        {
-            "rejection_id": [new_id() for _ in rejections],
-            "source_id": pa.array([r.source_id for r in rejections], pa.string()),
-            "received_at": pa.array([r.received_us for r in rejections], _TS),
-            "method": [r.method for r in rejections],
-            "path": [r.path for r in rejections],
-            "status": pa.array([r.status for r in rejections], pa.int32()),
-            "reason": [r.reason for r in rejections],
-            "size": pa.array([r.size for r in rejections], pa.int64()),
-            "excerpt": [r.excerpt for r in rejections],
-            "context": [r.context for r in rejections],
-        }
-    )
-    con.register("_rejections", table)
-    try:
-        con.execute(
-            """INSERT INTO rejections SELECT rejection_id::UUID, source_id, received_at, method, path, status,
-                      reason, size, excerpt, context::JSON FROM _rejections"""
-        )
-    finally:
-        con.unregister("_rejections")
