@@ -14,9 +14,10 @@ from engine.config import Config
 from engine.output import jsonable_rows
 from engine.server.control import socket_answers, socket_path
 from engine.store import StoreError, StoreLockedError, open_store, spool_dir
+from engine.store.ingest import committed_seq
 from engine.store.reader import QueryError, run_query
 from engine.store.snapshot import write_snapshot
-from engine.store.spool import spool_holds_records
+from engine.store.spool import records_after
 
 WAIT_FOR_SERVER = 15.0  # seconds to wait while a server that holds the file starts or stops
 
@@ -67,7 +68,7 @@ class _FileAccess(StoreAccess):
         self.path = path
         self.con = open_store(path, read_only=True)
         # a server that was killed may have acknowledged events it had not yet moved into the file
-        self.behind = spool_holds_records(spool_dir(path))
+        self.behind = records_after(spool_dir(path), committed_seq(self.con)) > 0
 
     def query(self, sql):
         q = run_query(self.con.cursor(), sql, in_transaction=False)

@@ -198,3 +198,34 @@ def test_sigterm_exits_zero_and_a_second_server_on_the_same_store_is_refused(ser
     assert result.stdout.splitlines()[1] == "4"
     proc2 = serve_process(cfg)
     assert proc2.stop(signal.SIGINT) == 0
+
+
+async def test_events_left_in_the_spool_are_announced_and_taken_in_by_the_next_serve(serve_process, tmp_path):
+    import asyncio
+
+    from engine.config import load_config
+    from engine.ids import new_id
+    from engine.server.serve import build_state
+    from engine.store import EventIn
+
+    cfg = write_config(tmp_path)
+    state = build_state(load_config(cfg))
+    state.writer.start()
+    state.con.cursor().execute("ALTER TABLE ingest_state RENAME TO moved")  # the store cannot take events in
+    now = time.time_ns() // 1000
+    answers = await asyncio.gather(*(state.writer.write(EventIn(new_id(), "website", "hit", now, now, "s", "{}", "{}"))
+                                     for _ in range(20)))
+    await asyncio.to_thread(state.writer.stop)  # gives up; the acknowledged events stay in the spool
+    state.con.execute("ALTER TABLE moved RENAME TO ingest_state")
+    state.con.close()
+
+    offline = inlet("sql", "SELECT count(*) FROM events", "--format", "csv", config=cfg)
+    assert offline.returncode == 0 and offline.stdout.splitlines()[1] == "0"
+    assert "they are safe and go in when `inlet serve` starts again" in offline.stderr
+
+    proc = serve_process(cfg)
+    rows = inlet("sql", "SELECT event_id FROM events", "--format", "csv", config=cfg, check=True).stdout.split()[1:]
+    assert sorted(rows) == sorted(a.event_id for a in answers)
+    assert proc.stop() == 0
+    after = inlet("sql", "SELECT count(*) FROM events", "--format", "csv", config=cfg, check=True)
+    assert after.stdout.splitlines()[1] == "20" and after.stderr == ""

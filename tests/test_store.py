@@ -24,7 +24,7 @@ from engine.store import (
     spool_dir,
 )
 from engine.store.schema import MIGRATIONS
-from engine.store.spool import Spool, spool_holds_records
+from engine.store.spool import Spool, read_records
 
 TABLES = {"schema_version", "sources", "events", "profiles", "sessions", "idempotency_keys", "rejections",
           "ingest_state"}
@@ -166,7 +166,7 @@ async def test_the_spool_is_replayed_at_start_exactly_once(tmp_path):
         assert con.execute("SELECT count(*) FROM idempotency_keys").fetchone()[0] == 50
         writer.stop()
         con.close()
-    assert not spool_holds_records(spool_dir(tmp_path / "inlet.duckdb"))
+    assert not list(read_records(spool_dir(tmp_path / "inlet.duckdb")))
 
 
 def test_replay_ignores_a_torn_last_frame(tmp_path):
@@ -187,7 +187,7 @@ async def test_stop_answers_and_ingests_what_is_queued(tmp_path):
     await asyncio.to_thread(writer.stop)
     await asyncio.gather(*pending)
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 500
-    assert not spool_holds_records(spool_dir(tmp_path / "inlet.duckdb"))
+    assert not list(read_records(spool_dir(tmp_path / "inlet.duckdb")))
     con.close()
 
 

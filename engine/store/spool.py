@@ -32,9 +32,26 @@ def spool_dir(store_path: Path) -> Path:
     return Path(f"{Path(store_path).absolute()}.spool")
 
 
-def spool_holds_records(directory: Path) -> bool:
-    """Whether a spool directory holds records (looked at without creating anything)."""
-    return any(p.stat().st_size > 0 for p in Path(directory).glob("*.log"))
+def read_records(directory: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(segment, seq, payload) of every intact record, in order; a segment is read up to a torn frame.
+    Reads only: a missing directory has no records."""
+    directory = Path(directory)
+    numbers = sorted(int(p.stem) for p in directory.glob("*.log") if p.stem.isdigit())
+    for number in numbers:
+        data = (directory / f"{number:012d}.log").read_bytes()
+        offset = 0
+        while offset + _HEAD.size <= len(data):
+            length, crc, seq = _HEAD.unpack_from(data, offset)
+            end = offset + _HEAD.size + length
+            if end > len(data) or zlib.crc32(data[offset + 8:end]) != crc:
+                break
+            yield number, seq, data[offset + _HEAD.size:end]
+            offset = end
+
+
+def records_after(directory: Path, seq: int) -> int:
+    """How many spooled records the store (committed up to `seq`) has not taken in."""
+    return sum(1 for _, s, _ in read_records(directory) if s > seq)
 
 
 class Spool:
@@ -54,19 +71,10 @@ class Spool:
         return sorted(int(p.stem) for p in self.dir.glob("*.log") if p.stem.isdigit())
 
     def replay(self) -> Iterator[tuple[int, bytes]]:
-        """Every intact record in every segment, in order. Stops reading a segment at a torn frame."""
-        for number in self.segments():
-            data = (self.dir / f"{number:012d}.log").read_bytes()
-            offset = 0
-            while offset + _HEAD.size <= len(data):
-                length, crc, seq = _HEAD.unpack_from(data, offset)
-                end = offset + _HEAD.size + length
-                body = data[offset + _HEAD.size:end]
-                if end > len(data) or zlib.crc32(data[offset + 8:end]) != crc:
-                    break
-                self._last_seq[number] = seq
-                yield seq, body
-                offset = end
+        """Every intact record in every segment, in order."""
+        for number, seq, payload in read_records(self.dir):
+            self._last_seq[number] = seq
+            yield seq, payload
 
     # -- writing --------------------------------------------------------------------------------------
     def append(self, seq: int, payload: bytes) -> None:

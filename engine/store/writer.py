@@ -38,7 +38,7 @@ from engine.store.spool import Spool, SpoolError
 log = logging.getLogger("inlet.store")
 
 REPLAY_ROWS = 20_000  # rows per transaction when replaying the spool at start-up
-INGEST_WINDOW = 0.02  # seconds the ingest thread lets records gather: at most ~50 DuckDB commits a second
+INGEST_WINDOW = 0.05  # seconds the ingest thread lets records gather: at most ~20 DuckDB commits a second
 
 
 @dataclass(slots=True)
