@@ -124,6 +124,8 @@ def snapshot(ctx: click.Context, path: Path) -> None:
     config = _config(ctx)
     try:
         with StoreAccess.open(config) as store:
+            if store.behind:
+                click.echo(BEHIND.replace("This answer does", "The snapshot does"), err=True)
             written = store.snapshot(path)
     except (StoreError, QueryError, ValueError, OSError) as exc:
         _fail(f"snapshot failed: {exc}")
