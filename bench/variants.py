@@ -20,7 +20,6 @@ from pathlib import Path
 
 import duckdb
 import orjson
-import uvicorn
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,7 +29,7 @@ from engine.config.models import Config
 from engine.ids import new_id
 from engine.jsonio import dumps, loads
 from engine.server.app import create_app
-from engine.server.serve import _Server, build_state
+from engine.server.serve import build_state, run_server
 from engine.server.state import InletState
 from engine.store import open_store
 
@@ -75,22 +74,7 @@ def serve(config: Config, naive_db: Path, log_level: str = "warning") -> int:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app, state, naive = build_app(config, naive_db)
     try:
-        server = _Server(
-            uvicorn.Config(
-                app,
-                host=config.server.host,
-                port=config.server.port,
-                loop="uvloop",
-                http="httptools",
-                lifespan="on",
-                access_log=False,
-                log_level=log_level,
-                timeout_graceful_shutdown=15,
-                server_header=False,
-            )
-        )
-        server.run()
-        return 0 if server.started else 1
+        return run_server(app, config, log_level)
     finally:
         state.writer.stop()
         state.con.close()
