@@ -286,4 +286,9 @@ def test_status_endpoint_counts_per_source(server, http):
     assert sources["legacy"]["rejections"] == 1 and sources["legacy"]["enabled"] is False
     assert "nosuch" not in sources
     assert http.get("/healthz").json() == {"ok": True}
-    assert http.get("/openapi.json").status_code == 200 and http.get("/docs").status_code == 200
+    assert http.get("/docs").status_code == 200
+    paths = http.get("/openapi.json").json()["paths"]
+    assert set(paths["/collect/{event_type}/{source_id}/{session_id}"]) == {"get", "post"}
+    post = paths["/collect/{event_type}/{source_id}"]["post"]
+    assert {"200", "400", "401", "413", "415", "503"} <= set(post["responses"])
+    assert "/status" in paths and "/healthz" in paths

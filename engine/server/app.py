@@ -8,12 +8,14 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from engine.output import jsonable_rows
-from engine.server.collect import collect
+from engine.server.collect import collect_endpoint
 from engine.server.control import ControlServer, socket_path
+from engine.server.openapi import collect_paths
 from engine.server.refusals import error_response
 from engine.server.state import InletState
 from engine.status import status_rows
@@ -47,12 +49,18 @@ def create_app(state: InletState) -> FastAPI:
                   description="Customer-data collector: collect webhooks into one DuckDB store.")
     app.state.inlet = state
 
-    for path, name in (("/collect/{event_type}/{source_id}", "collect"),
-                       ("/collect/{event_type}/{source_id}/{session_id}", "collect_session")):
-        for method in ("GET", "POST"):
-            app.add_api_route(path, collect, methods=[method], tags=["collect"], response_class=Response,
-                              operation_id=f"{name}_{method.lower()}",
-                              summary=f"Store one event for a push source ({method})")
+    for path in ("/collect/{event_type}/{source_id}", "/collect/{event_type}/{source_id}/{session_id}"):
+        app.add_route(path, collect_endpoint, methods=["GET", "POST"], include_in_schema=False)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            schema["paths"] = {**collect_paths(), **schema["paths"]}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict:

@@ -29,6 +29,12 @@ MAX_KEY = 255
 _DROPPED_HEADERS = frozenset({"authorization", "cookie"})
 
 
+async def collect_endpoint(request: Request) -> Response:
+    """The route's endpoint: a plain Starlette one (see engine/server/openapi.py for why)."""
+    p = request.path_params
+    return await collect(request, p["event_type"], p["source_id"], p.get("session_id"))
+
+
 async def collect(request: Request, event_type: str, source_id: str, session_id: str | None = None) -> Response:
     state: InletState = request.app.state.inlet
     received_us = time.time_ns() // 1000

@@ -1,0 +1,82 @@
+"""The OpenAPI description of the collect webhooks.
+
+They are plain Starlette routes (FastAPI's per-request dependency machinery cost 30-40% of their
+throughput), so FastAPI cannot describe them from their signature; this module does, by hand."""
+
+from __future__ import annotations
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "message", "status"],
+    "properties": {
+        "error": {"type": "string", "description": "a stable reason code, e.g. malformed_json"},
+        "message": {"type": "string"},
+        "status": {"type": "integer"},
+    },
+}
+_ANSWER = {
+    "type": "object",
+    "required": ["event_id", "source_id", "event_type", "profile_id", "session_id"],
+    "properties": {
+        "event_id": {"type": "string", "format": "uuid", "description": "UUIDv7: sorts by arrival"},
+        "source_id": {"type": "string"},
+        "event_type": {"type": "string"},
+        "profile_id": {"type": "string", "format": "uuid", "nullable": True},
+        "session_id": {"type": "string", "nullable": True},
+    },
+}
+
+
+def _param(name: str, pattern: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "pattern": pattern}}
+
+
+def _operation(method: str, with_session: bool) -> dict:
+    params = [
+        _param("event_type", "^[A-Za-z0-9_.:-]{1,64}$", "the event's type"),
+        _param("source_id", "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", "a configured source with the webhook bridge"),
+    ]
+    if with_session:
+        params.append(_param("session_id", "^[A-Za-z0-9_.:@-]{1,128}$",
+                             "ties the event to the session's profile (created on first sight)"))
+    params += [
+        {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
+         "description": "the same key (or `event_id` property) on a resend returns the first answer"},
+        {"name": "Authorization", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "`Bearer <secret>` when the source has a secret"},
+    ]
+    errors = {
+        "400": "malformed input (event type, session id, JSON, form)",
+        "401": "unknown, disabled or non-push source, or missing/wrong secret",
+        "413": "body over `server.max_body_bytes`",
+        "415": "a body that is neither JSON nor a form",
+        "503": "the event could not be made durable; nothing was stored",
+    }
+    op = {
+        "tags": ["collect"],
+        "operationId": f"collect{'_session' if with_session else ''}_{method}",
+        "summary": "Store one event" + (" for a session's profile" if with_session else " with no profile"),
+        "description": "Properties come from the query string and the body (the body wins). The answer is sent "
+                       "only once the event is durable.",
+        "parameters": params,
+        "responses": {
+            "200": {"description": "stored (or, with a known idempotency key, stored before)",
+                    "content": {"application/json": {"schema": _ANSWER}}},
+            **{code: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+               for code, text in errors.items()},
+        },
+    }
+    if method == "post":
+        op["requestBody"] = {"required": False, "content": {
+            "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": True}},
+        }}
+    return op
+
+
+def collect_paths() -> dict:
+    return {
+        "/collect/{event_type}/{source_id}": {m: _operation(m, False) for m in ("get", "post")},
+        "/collect/{event_type}/{source_id}/{session_id}": {m: _operation(m, True) for m in ("get", "post")},
+    }
