@@ -1,11 +1,12 @@
 """Collect throughput: inlet's collect route against the server stack's ceiling and a naive DuckDB insert.
 
-Each variant gets the same load from wrk (50 connections on loopback, small JSON POSTs, a warm-up, then a
-timed run) and reports events/s with p50/p99 latency:
+Each variant gets the same load from wrk (50 connections on loopback, small JSON POSTs). After a warm-up
+the three take turns for several rounds, so a drift in the machine's speed touches all alike; each figure is
+the median of its rounds (events/s, p50 and p99 latency):
   (a) inlet    `POST /collect/bench/website/s{0..999}` on a real `inlet serve` process
   (b) ceiling  `POST /bench/ceiling/bench/website`: the same app and uvicorn settings, parse the body, answer
   (c) naive    `POST /bench/naive/bench/website`: one autocommit DuckDB INSERT per request (bench/variants.py)
-After (a) the store is counted and checked against what wrk saw. Run with `make bench`.
+At the end (a)'s store is counted and checked against what wrk saw. Run with `make bench`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from statistics import median
 
 CONNECTIONS = 50
 BIN = Path(sys.executable).parent
@@ -149,10 +151,8 @@ class Server:
             raise BenchError(f"server exited {code}:\n{self.log.read_text()[-2000:]}")
 
 
-def measure(server: Server, name: str, path: str, args: argparse.Namespace, work: Path, cpu: int | None) -> dict:
-    warm = run_wrk(server, path, args.warmup, work, cpu) if args.warmup else None
-    result = run_wrk(server, path, args.seconds, work, cpu)
-    result["warmup"] = warm
+def measure(server: Server, name: str, path: str, seconds: int, work: Path, cpu: int | None) -> dict:
+    result = run_wrk(server, path, seconds, work, cpu)
     used = result["cpu_cores"]
     print(f"  {name:<8} {result['events_per_s']:>8,.0f} events/s  p50 {result['p50_ms']:.2f} ms  "
           f"p99 {result['p99_ms']:.2f} ms  ({result['ok']:,} 2xx); CPU cores used: server {used['server']:.2f}, "
@@ -175,63 +175,84 @@ def write_config(work: Path, name: str) -> tuple[Path, int]:
     return path, port
 
 
+PATHS = {"inlet": "/collect/bench/website/s{n}", "ceiling": "/bench/ceiling/bench/website",
+         "naive": "/bench/naive/bench/website"}
+
+
 def run(args: argparse.Namespace) -> dict:
+    """Both servers run side by side (idle when not measured); the variants take turns for several rounds,
+    so a drift in the machine's speed touches all three alike, and each figure is the median of its rounds."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
     server_cpu, wrk_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
     pinning = (f"server pinned to CPU {server_cpu}, wrk to CPU {wrk_cpu} (sched_setaffinity)"
                if server_cpu is not None else "no CPU pinning (sched_setaffinity unavailable or one CPU)")
-    print(f"wrk -t1 -c{CONNECTIONS}, {args.warmup} s warm-up + {args.seconds} s per variant; {pinning}", flush=True)
-    results: dict = {}
+    print(f"wrk -t1 -c{CONNECTIONS}; {args.warmup} s warm-up each, then {args.rounds} rounds of {args.seconds} s "
+          f"per variant, taking turns; {pinning}", flush=True)
+    rounds: dict[str, list[dict]] = {name: [] for name in PATHS}
     with tempfile.TemporaryDirectory(prefix="inlet-bench-") as tmp:
         work = Path(tmp)
         config, port = write_config(work, "a")
-        server = Server([str(BIN / "inlet"), "-c", str(config), "serve", "--log-level", "warning"],
-                        port, work / "a.log", server_cpu)
+        inlet = Server([str(BIN / "inlet"), "-c", str(config), "serve", "--log-level", "warning"],
+                       port, work / "a.log", server_cpu)
         try:
-            results["inlet"] = measure(server, "inlet", "/collect/bench/website/s{n}", args, work, wrk_cpu)
+            config_bc, port_bc = write_config(work, "bc")
+            others = Server([sys.executable, str(VARIANTS), "-c", str(config_bc), "--naive-db",
+                             str(work / "naive.duckdb")], port_bc, work / "bc.log", server_cpu)
+            try:
+                servers = {"inlet": inlet, "ceiling": others, "naive": others}
+                warm = {name: run_wrk(servers[name], path, args.warmup, work, wrk_cpu) if args.warmup else None
+                        for name, path in PATHS.items()}
+                for n in range(1, args.rounds + 1):
+                    print(f"round {n}:", flush=True)
+                    for name, path in PATHS.items():
+                        rounds[name].append(measure(servers[name], name, path, args.seconds, work, wrk_cpu))
+            finally:
+                others.stop()
         finally:
-            server.stop()
-        runs = [r for r in (results["inlet"], results["inlet"]["warmup"]) if r]
+            inlet.stop()
+        runs = [r for r in (*rounds["inlet"], warm["inlet"]) if r]
         ok, sent, stored = sum(r["ok"] for r in runs), sum(r["sent"] for r in runs), count_events(config)
         check = {"stored": stored, "ok_2xx": ok, "sent": sent, "passed": ok <= stored <= sent, "exact": stored == sent}
-        print(f"  store check (a): {stored:,} events stored; wrk got {ok:,} 2xx answers and sent {sent:,} requests "
-              f"(warm-up + run; {sent - ok} in flight when wrk stopped, stored but unanswered) -> "
+        print(f"store check (a): {stored:,} events stored; wrk got {ok:,} 2xx answers and sent {sent:,} requests "
+              f"(warm-up + rounds; {sent - ok} in flight when wrk stopped, stored but unanswered) -> "
               f"{'OK' if check['passed'] else 'FAILED'}: need {ok:,} <= stored <= {sent:,}"
               f"{', every request sent is stored exactly once' if check['exact'] else ''}", flush=True)
         if not check["passed"]:
             raise BenchError("the store does not hold what wrk was answered: events were lost or duplicated")
-        config, port = write_config(work, "bc")
-        server = Server([sys.executable, str(VARIANTS), "-c", str(config), "--naive-db", str(work / "naive.duckdb")],
-                        port, work / "bc.log", server_cpu)
-        try:
-            results["ceiling"] = measure(server, "ceiling", "/bench/ceiling/bench/website", args, work, wrk_cpu)
-            results["naive"] = measure(server, "naive", "/bench/naive/bench/website", args, work, wrk_cpu)
-        finally:
-            server.stop()
-    a, b, c = (results[k] for k in ("inlet", "ceiling", "naive"))
-    ratios = {"a_over_b": a["events_per_s"] / b["events_per_s"], "a_over_c": a["events_per_s"] / c["events_per_s"]}
+    results = {name: {"events_per_s": median(r["events_per_s"] for r in rs),
+                      "events_per_s_range": [min(r["events_per_s"] for r in rs), max(r["events_per_s"] for r in rs)],
+                      "p50_ms": median(r["p50_ms"] for r in rs), "p99_ms": median(r["p99_ms"] for r in rs),
+                      "rounds": rs}
+               for name, rs in rounds.items()}
+    a, b, c = rounds["inlet"], rounds["ceiling"], rounds["naive"]
+    ratios = {"a_over_b": median(x["events_per_s"] / y["events_per_s"] for x, y in zip(a, b, strict=True)),
+              "a_over_c": median(x["events_per_s"] / z["events_per_s"] for x, z in zip(a, c, strict=True))}
     targets = {"a >= 50% of b": ratios["a_over_b"] >= 0.5, "a >= 10x c": ratios["a_over_c"] >= 10,
-               "p99 of a <= 50 ms": a["p99_ms"] <= 50}
-    return {"seconds": args.seconds, "warmup": args.warmup, "connections": CONNECTIONS, "pinning": pinning,
-            "variants": results, "ratios": ratios, "targets": targets, "store_check": check}
+               "p99 of a <= 50 ms": results["inlet"]["p99_ms"] <= 50}
+    return {"seconds": args.seconds, "rounds": args.rounds, "warmup": args.warmup, "connections": CONNECTIONS,
+            "pinning": pinning, "variants": results, "ratios": ratios, "targets": targets, "store_check": check}
 
 
 def report(figures: dict) -> None:
     names = {"inlet": "(a) inlet collect", "ceiling": "(b) ceiling (parse + answer)",
              "naive": "(c) naive (INSERT + commit per request)"}
-    print(f"\n{'variant':<41}{'events/s':>11}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"\nmedians of {figures['rounds']} rounds")
+    print(f"{'variant':<41}{'events/s':>11}{'(range)':>18}{'p50 ms':>9}{'p99 ms':>9}")
     for key, label in names.items():
         v = figures["variants"][key]
-        print(f"{label:<41}{v['events_per_s']:>11,.0f}{v['p50_ms']:>9.2f}{v['p99_ms']:>9.2f}")
+        low, high = v["events_per_s_range"]
+        print(f"{label:<41}{v['events_per_s']:>11,.0f}{f'({low:,.0f}-{high:,.0f})':>18}"
+              f"{v['p50_ms']:>9.2f}{v['p99_ms']:>9.2f}")
     r = figures["ratios"]
-    print(f"\n(a)/(b) = {r['a_over_b']:.1%}   (a)/(c) = {r['a_over_c']:.1f}x")
+    print(f"\n(a)/(b) = {r['a_over_b']:.1%}   (a)/(c) = {r['a_over_c']:.1f}x   (medians of the rounds' ratios)")
     for target, met in figures["targets"].items():
         print(f"  target {target:<20} {'met' if met else 'NOT met'}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10, help="timed run per variant (default 10)")
+    parser.add_argument("--seconds", type=int, default=5, help="timed run per variant and round (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds in which the variants take turns (default 3)")
     parser.add_argument("--warmup", type=int, default=2, help="warm-up per variant, not measured (default 2)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
     args = parser.parse_args()
