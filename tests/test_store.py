@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -204,3 +205,30 @@ async def test_jobs_run_after_what_was_acknowledged_and_return_their_result(tmp_
     finally:
         writer.stop()
         con.close()
+
+
+async def test_a_record_the_store_refuses_is_set_aside_and_does_not_hold_up_the_rest(tmp_path):
+    writer, con = _writer(tmp_path)
+    writer.start()
+    try:
+        good = [_event(f'{{"n": {i}}}', session="s") for i in range(10)]
+        poison = _event('{"not": json')  # cannot come from the HTTP path; stands for any record DuckDB refuses
+        answers = await asyncio.gather(*(writer.write(e) for e in [*good[:5], poison, *good[5:]]))
+        assert all(a.event_id for a in answers)  # all acknowledged: all durable in the spool
+        await writer.flush()
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 10
+        assert writer.set_aside == 1
+        assert (await writer.write(_event())).event_id  # ingestion goes on
+        await writer.flush()
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 11
+    finally:
+        writer.stop()
+        con.close()
+    [line] = (spool_dir(tmp_path / "inlet.duckdb") / "quarantine.jsonl").read_text().splitlines()
+    kept = json.loads(line)
+    assert kept["table"] == "events" and kept["row"][0] == poison.event_id and "JSON" in kept["error"]
+    writer, con = _writer(tmp_path)  # a restart does not try the set-aside record again
+    assert writer.recover() == 0
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 11
+    writer.stop()
+    con.close()

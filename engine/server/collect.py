@@ -140,8 +140,6 @@ def _properties(request: Request, body: bytes) -> dict:
             data = loads(body)
         except ValueError as exc:
             raise Refusal(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise Refusal(400, "malformed_json", "the JSON body is nested too deeply") from None
         if not isinstance(data, dict):
             kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
             kind = kinds.get(type(data), "a number")

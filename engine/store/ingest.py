@@ -36,11 +36,20 @@ class Batch:
 
     seq: int = 0
     rows: dict[str, list[list]] = field(default_factory=lambda: {t: [] for t in SCHEMAS})
+    records: list[tuple[int, dict]] = field(default_factory=list)  # to retry one by one if DuckDB refuses
 
     def add(self, seq: int, record: dict) -> None:
         self.seq = max(self.seq, seq)
+        self.records.append((seq, record))
         for key, table in RECORD_TABLES.items():
             self.rows[table].extend(record.get(key, ()))
+
+    @classmethod
+    def of(cls, seq: int, record: dict | None = None) -> Batch:
+        batch = cls(seq=seq)
+        if record is not None:
+            batch.add(seq, record)
+        return batch
 
     def __len__(self) -> int:
         return sum(len(r) for r in self.rows.values())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import threading
 import time
@@ -29,10 +30,11 @@ from typing import Any
 
 import duckdb
 import orjson
+import pyarrow as pa
 
 from engine.ids import new_id
 from engine.store.identity import Identity
-from engine.store.ingest import Batch, committed_seq, ingest, lookup_keys, lookup_sessions
+from engine.store.ingest import RECORD_TABLES, Batch, committed_seq, ingest, lookup_keys, lookup_sessions
 from engine.store.spool import Spool, SpoolError
 
 log = logging.getLogger("inlet.store")
@@ -116,6 +118,7 @@ class StoreWriter:
         self.spool_writes = 0  # batches made durable, for tests and benchmarks
         self.transactions = 0  # DuckDB commits
         self.last_error: str | None = None
+        self.set_aside = 0  # records the store refused, kept in quarantine.jsonl
         self.flush_timeout = 10.0  # seconds a reader waits for the store to catch up before it is told
 
     # -- the async front ------------------------------------------------------------------------------
@@ -130,11 +133,11 @@ class StoreWriter:
             batch.add(seq, orjson.loads(payload))
             if len(batch) >= REPLAY_ROWS:
                 replayed += len(batch.rows["events"])
-                self._commit(batch)
+                self._ingest_or_set_aside(batch)
                 batch = Batch()
         if len(batch):
             replayed += len(batch.rows["events"])
-            self._commit(batch)
+            self._ingest_or_set_aside(batch)
         self._seq = self.ingested_seq = top
         self._spool.release(top)
         self._recovered = True
@@ -298,7 +301,7 @@ class StoreWriter:
         delay = 0.05
         for attempt in range(1, 10**9):
             try:
-                self._commit(batch)
+                self._ingest_or_set_aside(batch)
                 self.last_error = None
                 return
             except Exception as exc:
@@ -309,6 +312,51 @@ class StoreWriter:
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def _ingest_or_set_aside(self, batch: Batch) -> None:
+        """Commit the batch. If DuckDB refuses its data (not a passing fault), commit its records one by one,
+        and within a refused record set aside only the rows refused, so one bad row never holds up the rest."""
+        try:
+            self._commit(batch)
+            return
+        except Exception as exc:
+            if not _refuses_data(exc):
+                raise
+            if len(batch.records) == 1:
+                self._set_aside_refused_rows(*batch.records[0], exc)
+                return
+        for seq, record in batch.records:
+            self._ingest_or_set_aside(Batch.of(seq, record))
+
+    def _set_aside_refused_rows(self, seq: int, record: dict, exc: Exception) -> None:
+        """Try each row alone in a transaction that is rolled back; keep the refused ones in
+        `quarantine.jsonl` beside the spool (fsynced), then commit the rest with the record's sequence number.
+        Nothing acknowledged is dropped: a refused row waits there for a person."""
+        kept: dict[str, list] = {key: [] for key in record}
+        refused: list[dict] = []
+        for key, rows in record.items():
+            for row in rows:
+                try:
+                    self._con.execute("BEGIN")
+                    ingest(self._con, Batch.of(seq, {key: [row]}))
+                    kept[key].append(row)
+                except Exception as row_exc:
+                    refused.append({"table": RECORD_TABLES.get(key, key), "row": row, "error": str(row_exc)})
+                finally:
+                    _rollback(self._con)
+        if not refused:  # the rows only fail together: keep the whole record aside
+            refused = [{"record": record, "error": str(exc)}]
+            kept = {}
+        path = self._spool.dir / "quarantine.jsonl"
+        with open(path, "ab") as out:
+            for item in refused:
+                out.write(orjson.dumps({"seq": seq, **item}) + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        log.error("the store refused %d row(s) of spool record %d (%s); they are kept in %s",
+                  len(refused), seq, exc, path)
+        self.set_aside += len(refused)
+        self._commit(Batch.of(seq, kept))
 
     def _commit(self, batch: Batch) -> None:
         con = self._con
@@ -350,6 +398,12 @@ class StoreWriter:
             self._loop.call_soon_threadsafe(apply)
         except RuntimeError:  # the loop is gone: nobody is waiting any more
             pass
+
+
+def _refuses_data(exc: Exception) -> bool:
+    """DuckDB or Arrow refusing what a record holds, as opposed to a fault that may pass (I/O, a lock)."""
+    return isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException | duckdb.ConstraintException
+                      | pa.ArrowInvalid | pa.ArrowTypeError | TypeError | ValueError | KeyError)
 
 
 def _rollback(con) -> None:
