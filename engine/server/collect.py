@@ -13,7 +13,7 @@ import time
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from engine.config import PUSH_BRIDGES
@@ -38,16 +38,18 @@ async def collect_endpoint(request: Request) -> Response:
 async def collect(request: Request, event_type: str, source_id: str, session_id: str | None = None) -> Response:
     state: InletState = request.app.state.inlet
     received_us = time.time_ns() // 1000
+    # decoded once: Starlette's Headers would scan and decode the raw list again on every lookup
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
     body = b""
     try:
-        _authorize(state, request, source_id)
+        _authorize(state, headers, source_id)
         if not EVENT_TYPE.fullmatch(event_type):
             raise Refusal(400, "invalid_event_type", "the event type must be 1-64 characters of A-Z a-z 0-9 _ . : -")
         if session_id is not None and not SESSION_ID.fullmatch(session_id):
             raise Refusal(400, "invalid_session_id", "the session id must be 1-128 characters of A-Z a-z 0-9 _ . : @ -")
-        body = await _read_body(request, state.config.server.max_body_bytes)
-        properties = _properties(request, body)
-        key = _idempotency_key(request, properties)
+        body = await _read_body(request, headers, state.config.server.max_body_bytes)
+        properties = _properties(request, headers, body)
+        key = _idempotency_key(headers, properties)
     except Refusal as refusal:
         return await refuse(state.writer, request, refusal, source_id, body)
 
@@ -59,7 +61,7 @@ async def collect(request: Request, event_type: str, source_id: str, session_id:
         received_us=received_us,
         session_id=session_id,
         properties=dumps(properties),
-        context=_context(request),
+        context=_context(request, headers),
         idempotency_key=key,
     )
     try:
@@ -78,7 +80,7 @@ async def collect(request: Request, event_type: str, source_id: str, session_id:
     return Response(orjson.dumps(answer), media_type="application/json", headers=headers)
 
 
-def _authorize(state: InletState, request: Request, source_id: str) -> None:
+def _authorize(state: InletState, headers: dict[str, str], source_id: str) -> None:
     source = state.config.source(source_id)
     if source is None:
         raise Refusal(401, "unknown_source", f"no source {source_id[:64]!r} is configured on this server")
@@ -89,7 +91,7 @@ def _authorize(state: InletState, request: Request, source_id: str) -> None:
         raise Refusal(401, "source_disabled", f"source {source_id!r} is disabled")
     secret = getattr(source, "secret", None)
     if secret is not None:
-        given = request.headers.get("authorization", "")
+        given = headers.get("authorization", "")
         scheme, _, token = given.partition(" ")
         if not given:
             raise Refusal(401, "missing_secret",
@@ -100,8 +102,8 @@ def _authorize(state: InletState, request: Request, source_id: str) -> None:
             raise Refusal(401, "wrong_secret", f"the secret sent for source {source_id!r} is not its secret")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    announced = request.headers.get("content-length")
+async def _read_body(request: Request, headers: dict[str, str], limit: int) -> bytes:
+    announced = headers.get("content-length")
     if announced is not None:
         if not announced.isdigit():
             raise Refusal(400, "invalid_content_length", "the Content-Length header is not a number")
@@ -109,13 +111,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise Refusal(413, "body_too_large", f"the body is {announced} bytes; this server takes at most {limit}",
                           size=int(announced))
     chunks, total = [], 0
-    async for chunk in request.stream():
+    while True:  # straight from the ASGI channel: the common single-message body costs one await
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         total += len(chunk)
         if total > limit:
             raise Refusal(413, "body_too_large", f"the body is over {limit} bytes, the most this server takes",
                           size=total)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _multi(pairs) -> dict:
@@ -130,11 +137,12 @@ def _multi(pairs) -> dict:
     return out
 
 
-def _properties(request: Request, body: bytes) -> dict:
-    properties = _multi(request.query_params.multi_items())
+def _properties(request: Request, headers: dict[str, str], body: bytes) -> dict:
+    query = request.scope["query_string"]
+    properties = _multi(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else {}
     if not body.strip():
         return properties
-    mime = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    mime = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json")):
         try:
             data = loads(body)
@@ -157,8 +165,8 @@ def _properties(request: Request, body: bytes) -> dict:
     return properties
 
 
-def _idempotency_key(request: Request, properties: dict) -> str | None:
-    key = request.headers.get("idempotency-key")
+def _idempotency_key(headers: dict[str, str], properties: dict) -> str | None:
+    key = headers.get("idempotency-key")
     if key is None:
         value = properties.get("event_id")
         if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
@@ -168,13 +176,13 @@ def _idempotency_key(request: Request, properties: dict) -> str | None:
     return key
 
 
-def _context(request: Request) -> str:
-    headers = {k: v for k, v in request.headers.items() if k not in _DROPPED_HEADERS}
+def _context(request: Request, headers: dict[str, str]) -> str:
+    client = request.scope.get("client")
     return dumps(
         {
-            "ip": request.client.host if request.client else None,
+            "ip": client[0] if client else None,
             "user_agent": headers.get("user-agent"),
             "referer": headers.get("referer"),
-            "headers": headers,
+            "headers": {k: v for k, v in headers.items() if k not in _DROPPED_HEADERS},
         }
     )
