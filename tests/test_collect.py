@@ -295,3 +295,31 @@ def test_status_endpoint_counts_per_source(server, http):
     post = paths["/collect/{event_type}/{source_id}"]["post"]
     assert {"200", "400", "401", "413", "415", "503"} <= set(post["responses"])
     assert "/status" in paths and "/healthz" in paths
+
+
+def test_a_sender_that_leaves_mid_body_stores_nothing_and_is_no_server_error(server, http, caplog):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.state.config.server.port)) as raw:
+        raw.sendall(b"POST /collect/x/website HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100\r\n\r\n{\"a\": 1")
+    assert http.get("/healthz").status_code == 200
+    assert server.sql("SELECT count(*) FROM events")[0][0] == 0
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_the_sources_table_follows_the_config_at_every_start(tmp_path):
+    from tests.conftest import InProcessServer, write_config
+
+    first = write_config(tmp_path)
+    with InProcessServer(first):
+        pass
+    second = write_config(tmp_path, sources=[
+        {"id": "website", "name": "Marketing site", "channel": "web", "bridge": "webhook", "enabled": False},
+        {"id": "shop", "name": "Shop", "channel": "web", "bridge": "webhook"},
+    ])
+    with InProcessServer(second) as srv:
+        rows = {r[0]: r[1:] for r in srv.sql(
+            "SELECT source_id, name, enabled, removed_at IS NOT NULL FROM sources ORDER BY 1")}
+    assert rows == {"app": ("Mobile app", True, True), "legacy": ("Old site", False, True),
+                    "shop": ("Shop", True, False), "website": ("Marketing site", False, False)}

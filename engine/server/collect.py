@@ -32,7 +32,10 @@ _DROPPED_HEADERS = frozenset({"authorization", "cookie"})
 async def collect_endpoint(request: Request) -> Response:
     """The route's endpoint: a plain Starlette one (see engine/server/openapi.py for why)."""
     p = request.path_params
-    return await collect(request, p["event_type"], p["source_id"], p.get("session_id"))
+    try:
+        return await collect(request, p["event_type"], p["source_id"], p.get("session_id"))
+    except ClientDisconnect:  # the sender left mid-body: nothing was stored and nobody waits for an answer
+        return Response(status_code=400)
 
 
 async def collect(request: Request, event_type: str, source_id: str, session_id: str | None = None) -> Response:
