@@ -77,7 +77,7 @@ store: {snapshot: {path: s.duckdb, every: often}}
     got = problems(write(tmp_path, text))
     f = f"{tmp_path}/inlet.yaml"
     assert f"{f}:3:6: sources[1].id: duplicate source id 'web' (first used by sources[0])" in got
-    assert f"{f}:4:40: sources[2].bridge: unknown bridge 'salesforce'; valid bridges: webhook" in got
+    assert f"{f}:4:40: sources[2].bridge: unknown bridge 'salesforce'; valid bridges: webhook, redirect" in got
     assert any(p.startswith(f"{f}:5:53: sources[3].enabled: ") and "boolean" in p for p in got)
     assert f"{f}:5:69: sources[3].colour: unknown key 'colour'" in got
     assert f"{f}:6:36: store.snapshot.every: 'often' is not a duration: write a positive whole number and a unit, " \
@@ -131,7 +131,7 @@ def test_every_command_reports_config_problems_the_same_way(tmp_path):
     for args in (["serve"], ["sql", "SELECT 1"], ["status"], ["snapshot", str(tmp_path / "s.duckdb")]):
         result = inlet(*args, config=path)
         assert result.returncode == 1, args
-        assert "sources[0].bridge: unknown bridge 'nope'; valid bridges: webhook" in result.stderr, args
+        assert "sources[0].bridge: unknown bridge 'nope'; valid bridges: webhook, redirect" in result.stderr, args
         assert "Traceback" not in result.stderr
 
 
@@ -139,3 +139,41 @@ def test_config_comes_from_inlet_config_env_then_cwd(tmp_path):
     path = write(tmp_path, "sources: []\n")
     result = inlet("validate", env={"INLET_CONFIG": str(path)})
     assert result.returncode == 0 and str(path) in result.stdout
+
+
+def test_redirect_sources_list_their_links_and_their_mistakes_are_named(tmp_path):
+    good = write(tmp_path, """\
+sources:
+  - id: newsletter
+    name: Newsletter
+    channel: email
+    bridge: redirect
+    links:
+      spring-sale: {url: "https://shop.example.com/sale?ref=mail", event_type: email-click,
+                    properties: {campaign: spring, wave: 2}}
+      home: {url: "http://example.com"}
+""")
+    links = load_config(good, environ={}).source("newsletter").links
+    assert links["spring-sale"].properties == {"campaign": "spring", "wave": 2}
+    assert links["home"].event_type == "link-click" and links["home"].url == "http://example.com"
+
+    bad = write(tmp_path, """\
+sources:
+  - id: newsletter
+    name: Newsletter
+    channel: email
+    bridge: redirect
+    secret: nope
+    links:
+      a: {url: "javascript:alert(1)"}
+      b: {url: "//evil.test/x"}
+      c: {url: "https://ok.test", event_type: "bad type"}
+  - {id: other, name: O, channel: web}
+""")
+    got = problems(bad)
+    f = f"{tmp_path}/inlet.yaml"
+    assert f"{f}:6:5: sources[0].secret: unknown key 'secret'" in got
+    assert f"{f}:8:11: sources[0].links.a.url: 'javascript:alert(1)' is not an absolute http(s) URL" in got
+    assert f"{f}:9:11: sources[0].links.b.url: '//evil.test/x' is not an absolute http(s) URL" in got
+    assert any(p.startswith(f"{f}:10:35: sources[0].links.c.event_type:") for p in got)
+    assert f"{f}:11:5: sources[1].bridge: is required; valid bridges: webhook, redirect" in got

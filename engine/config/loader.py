@@ -91,7 +91,7 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
     except ValidationError as exc:
         config = None
         for err in exc.errors():
-            p = tuple(err["loc"])
+            p = _key_path(tuple(err["loc"]), err["type"])
             problems.append(problem(p, _message(err)))
     if problems:
         raise ConfigError(sorted(problems, key=lambda pr: (pr.line or 0, pr.column or 0)))
@@ -109,14 +109,31 @@ def _relative_to(config: Config, base: Path) -> Config:
     return config.model_copy(update={"store": store.model_copy(update=updates)}) if updates else config
 
 
+def _key_path(loc: Path_, kind: str) -> Path_:
+    """pydantic names the union member in the path (`sources.0.webhook.secret`); the file does not."""
+    out: list = []
+    for i, part in enumerate(loc):
+        if part in BRIDGES and i > 0 and isinstance(loc[i - 1], int) and loc[:1] == ("sources",):
+            continue
+        out.append(part)
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        out.append("bridge")
+    return tuple(out)
+
+
 def _message(err: dict) -> str:
     kind, loc = err["type"], err["loc"]
+    valid = ", ".join(BRIDGES)
     if kind == "extra_forbidden":
         return f"unknown key {loc[-1]!r}"
+    if kind == "union_tag_not_found":
+        return f"is required; valid bridges: {valid}"
     if kind == "missing":
         return "is required"
-    if loc and loc[-1] == "bridge" and kind in ("literal_error", "union_tag_invalid"):
-        return f"unknown bridge {err.get('input')!r}; valid bridges: {', '.join(BRIDGES)}"
+    if kind == "union_tag_invalid":
+        return f"unknown bridge {err['ctx']['tag']!r}; valid bridges: {valid}"
+    if loc and loc[-1] == "bridge" and kind == "literal_error":
+        return f"unknown bridge {err.get('input')!r}; valid bridges: {valid}"
     if kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
         return (f"{err.get('input')!r} is not a valid id: 1-64 letters, digits, '_', '.' or '-', "
                 "starting with a letter or digit")

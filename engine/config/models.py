@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 CHANNEL_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -74,19 +75,49 @@ class WebhookSource(_SourceBase):
     secret: SecretStr | None = None
 
 
-# One model per bridge; later bridges join this union (discriminated on `bridge`).
-SourceConfig = WebhookSource
-BRIDGES: tuple[str, ...] = ("webhook",)
-PUSH_BRIDGES: frozenset[str] = frozenset({"webhook"})
+EVENT_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class Link(_Model):
+    """A redirect link: where `/r/{source_id}/{link_id}` sends the click, and what the click records."""
+
+    url: str
+    event_type: Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)] = "link-click"
+    properties: dict[str, Any] = {}
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an absolute http(s) URL")
+        return value
+
+
+class RedirectSource(_SourceBase):
+    """Email and campaign tracking: redirect links (`/r/...`) and the open pixel (`/pixel/...`)."""
+
+    bridge: Literal["redirect"]
+    links: dict[Annotated[str, Field(pattern=ID_PATTERN)], Link] = {}
+
+
+# One model per bridge, discriminated on `bridge`.
+SourceConfig = Annotated[WebhookSource | RedirectSource, Field(discriminator="bridge")]
+BRIDGES: tuple[str, ...] = ("webhook", "redirect")
+PUSH_BRIDGES: frozenset[str] = frozenset({"webhook"})  # the bridges the collect webhooks accept
 
 
 class Config(_Model):
+    _by_id: dict[str, WebhookSource | RedirectSource] = PrivateAttr(default_factory=dict)
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
     sources: list[SourceConfig] = []
 
-    def source(self, source_id: str) -> SourceConfig | None:
-        return next((s for s in self.sources if s.id == source_id), None)
+    def source(self, source_id: str) -> WebhookSource | RedirectSource | None:
+        return self._by_id.get(source_id)
+
+    def model_post_init(self, context: Any) -> None:
+        self._by_id = {s.id: s for s in self.sources}
 
 
 def public_settings(source: _Model) -> dict:
