@@ -8,7 +8,6 @@ only after the writer has committed it.
 from __future__ import annotations
 
 import hmac
-import re
 import time
 from urllib.parse import parse_qsl
 
@@ -19,14 +18,21 @@ from starlette.responses import Response
 from engine.config import PUSH_BRIDGES
 from engine.ids import new_id
 from engine.jsonio import dumps, loads
+from engine.server.inbound import (
+    EVENT_TYPE,
+    EVENT_TYPE_RULE,
+    SESSION_ID,
+    SESSION_ID_RULE,
+    context_json,
+    decode_headers,
+    multi,
+    query_pairs,
+)
 from engine.server.refusals import Refusal, error_response, refuse
 from engine.server.state import InletState
 from engine.store import EventIn, StoreUnavailable
 
-EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-SESSION_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
 MAX_KEY = 255
-_DROPPED_HEADERS = frozenset({"authorization", "cookie"})
 
 
 async def collect_endpoint(request: Request) -> Response:
@@ -41,15 +47,14 @@ async def collect_endpoint(request: Request) -> Response:
 async def collect(request: Request, event_type: str, source_id: str, session_id: str | None = None) -> Response:
     state: InletState = request.app.state.inlet
     received_us = time.time_ns() // 1000
-    # decoded once: Starlette's Headers would scan and decode the raw list again on every lookup
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+    headers = decode_headers(request)
     body = b""
     try:
         _authorize(state, headers, source_id)
         if not EVENT_TYPE.fullmatch(event_type):
-            raise Refusal(400, "invalid_event_type", "the event type must be 1-64 characters of A-Z a-z 0-9 _ . : -")
+            raise Refusal(400, "invalid_event_type", EVENT_TYPE_RULE)
         if session_id is not None and not SESSION_ID.fullmatch(session_id):
-            raise Refusal(400, "invalid_session_id", "the session id must be 1-128 characters of A-Z a-z 0-9 _ . : @ -")
+            raise Refusal(400, "invalid_session_id", SESSION_ID_RULE)
         body = await _read_body(request, headers, state.config.server.max_body_bytes)
         properties = _properties(request, headers, body)
         key = _idempotency_key(headers, properties)
@@ -64,7 +69,7 @@ async def collect(request: Request, event_type: str, source_id: str, session_id:
         received_us=received_us,
         session_id=session_id,
         properties=dumps(properties),
-        context=_context(request, headers),
+        context=context_json(request, headers),
         idempotency_key=key,
     )
     try:
@@ -128,21 +133,8 @@ async def _read_body(request: Request, headers: dict[str, str], limit: int) -> b
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _multi(pairs) -> dict:
-    """Query or form pairs as a dict; a repeated name keeps all its values, in order, as a list."""
-    out: dict = {}
-    for name, value in pairs:
-        if name in out:
-            prev = out[name]
-            out[name] = [*prev, value] if isinstance(prev, list) else [prev, value]
-        else:
-            out[name] = value
-    return out
-
-
 def _properties(request: Request, headers: dict[str, str], body: bytes) -> dict:
-    query = request.scope["query_string"]
-    properties = _multi(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else {}
+    properties = multi(query_pairs(request))
     if not body.strip():
         return properties
     mime = headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -157,7 +149,7 @@ def _properties(request: Request, headers: dict[str, str], body: bytes) -> dict:
             raise Refusal(400, "body_not_an_object", f"the JSON body must be an object, not {kind}")
     elif mime == "application/x-www-form-urlencoded":
         try:
-            data = _multi(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+            data = multi(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError:
             raise Refusal(400, "malformed_form", "the form body is not UTF-8") from None
     else:
@@ -177,15 +169,3 @@ def _idempotency_key(headers: dict[str, str], properties: dict) -> str | None:
     if key is not None and not 0 < len(key) <= MAX_KEY:
         raise Refusal(400, "invalid_idempotency_key", f"an idempotency key must be 1-{MAX_KEY} characters")
     return key
-
-
-def _context(request: Request, headers: dict[str, str]) -> str:
-    client = request.scope.get("client")
-    return dumps(
-        {
-            "ip": client[0] if client else None,
-            "user_agent": headers.get("user-agent"),
-            "referer": headers.get("referer"),
-            "headers": {k: v for k, v in headers.items() if k not in _DROPPED_HEADERS},
-        }
-    )

@@ -31,7 +31,15 @@ def error_response(status: int, reason: str, message: str, headers: dict | None 
 async def refuse(
     writer: StoreWriter, request: Request, refusal: Refusal, source_id: str | None, body: bytes
 ) -> Response:
-    """Record the refusal, then answer it. The row is committed before the answer goes out."""
+    """Record the refusal, then answer it in JSON. The row is durable before the answer goes out."""
+    await record_refusal(writer, request, refusal, source_id, body)
+    return error_response(refusal.status, refusal.reason, refusal.message)
+
+
+async def record_refusal(
+    writer: StoreWriter, request: Request, refusal: Refusal, source_id: str | None, body: bytes = b""
+) -> None:
+    """A `rejections` row for a refused request (routes that answer in their own way call this directly)."""
     headers = request.headers
     size = refusal.size if refusal.size is not None else len(body)
     context = {
@@ -52,4 +60,3 @@ async def refuse(
             context=dumps(context),
         )
     )
-    return error_response(refusal.status, refusal.reason, refusal.message)
