@@ -16,6 +16,7 @@ from starlette.routing import Route
 from engine.output import jsonable_rows
 from engine.server.collect import collect_endpoint
 from engine.server.control import ControlServer, socket_path
+from engine.server.links import pixel_endpoint, redirect_endpoint, unknown_link_endpoint
 from engine.server.openapi import collect_paths
 from engine.server.refusals import error_response
 from engine.server.state import InletState
@@ -53,9 +54,15 @@ def create_app(state: InletState) -> FastAPI:
     app.state.inlet = state
 
     # The hot routes go first: Starlette tries routes in order, and FastAPI registered its docs routes already.
-    app.router.routes[:0] = [Route(path, collect_endpoint, methods=["GET", "POST"], include_in_schema=False)
-                             for path in ("/collect/{event_type}/{source_id}",
-                                          "/collect/{event_type}/{source_id}/{session_id}")]
+    app.router.routes[:0] = [
+        *(Route(path, collect_endpoint, methods=["GET", "POST"], include_in_schema=False)
+          for path in ("/collect/{event_type}/{source_id}", "/collect/{event_type}/{source_id}/{session_id}")),
+        *(Route(path, redirect_endpoint, methods=["GET"], include_in_schema=False)
+          for path in ("/r/{source_id}/{link_id}", "/r/{source_id}/{link_id}/{session_id}")),
+        Route("/r/{rest:path}", unknown_link_endpoint, methods=["GET"], include_in_schema=False),
+        *(Route(path, pixel_endpoint, methods=["GET"], include_in_schema=False)
+          for path in ("/pixel/{event_type}/{source_id}", "/pixel/{event_type}/{source_id}/{session_id}")),
+    ]
 
     def openapi() -> dict:
         if app.openapi_schema is None:
