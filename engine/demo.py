@@ -29,6 +29,12 @@ sources:
     bridge: webhook
     secret: "${{INLET_DEMO_SECRET:-demo-secret}}"
   - {{id: legacy, name: Old site, channel: web, bridge: webhook, enabled: false}}
+  - id: newsletter
+    name: Newsletter
+    channel: email
+    bridge: redirect
+    links:
+      spring-sale: {{url: "https://shop.example.com/sale", event_type: email-click, properties: {{campaign: spring}}}}
 """
 
 
@@ -94,7 +100,7 @@ def _wait_healthy(base: str, server: subprocess.Popen) -> bool:
 def _send_events(base: str) -> list[str]:
     secret = os.environ.get("INLET_DEMO_SECRET", "demo-secret")
     ok = 0
-    with httpx.Client(base_url=base, timeout=10) as http:
+    with httpx.Client(base_url=base, timeout=10, follow_redirects=False) as http:
         for visitor in range(1, 6):
             session = f"visitor-{visitor}"
             for page in ("/", "/pricing", "/signup"):
@@ -106,10 +112,16 @@ def _send_events(base: str) -> list[str]:
         for n in range(3):
             ok += http.post("/collect/app-open/app/device-42", json={"build": 100 + n},
                             headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+        clicks = [http.get("/r/newsletter/spring-sale/visitor-1", params={"utm_source": "april-mail"}),
+                  http.get("/r/newsletter/spring-sale", params={"utm_source": "april-mail"})]
+        clicks.append(http.get("/r/newsletter/spring-sale"))  # the cookie set by the click before ties it
+        opened = http.get("/pixel/email-open/newsletter/visitor-1.gif", params={"mail": "april"})
         refused = [
             http.post("/collect/app-open/app/device-42", json={}),  # no secret
             http.post("/collect/page-view/legacy", json={}),  # disabled source
             http.post("/collect/page-view/website", content=b"{not json", headers={"content-type": "application/json"}),
         ]
     return [f"{ok} events acknowledged with 200",
+            f"{len(clicks)} link clicks answered {', '.join(str(c.status_code) for c in clicks)} to "
+            f"{clicks[0].headers['location']}; the pixel answered {opened.headers['content-type']}",
             "refused as they should be: " + ", ".join(f"{r.status_code} {r.json()['error']}" for r in refused)]

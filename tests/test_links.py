@@ -16,7 +16,7 @@ from tests.conftest import InProcessServer, write_config
 
 
 class _Target(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the stdlib's name
+    def do_GET(self):
         body = json.dumps({"path": self.path}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -170,3 +170,9 @@ def test_a_refused_pixel_still_answers_the_gif_but_stores_only_a_rejection(links
 def test_collect_refuses_a_redirect_source(links_server):
     r = httpx.post(f"{links_server.url}/collect/x/newsletter", json={})
     assert r.status_code == 401 and r.json()["error"] == "not_a_push_source"
+
+
+def test_the_routes_are_in_the_openapi_description(links_server):
+    paths = httpx.get(f"{links_server.url}/openapi.json").json()["paths"]
+    assert {"/r/{source_id}/{link_id}", "/r/{source_id}/{link_id}/{session_id}", "/pixel/{event_type}/{source_id}",
+            "/pixel/{event_type}/{source_id}/{session_id}"} <= set(paths)

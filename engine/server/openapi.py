@@ -1,4 +1,4 @@
-"""The OpenAPI description of the collect webhooks.
+"""The OpenAPI description of the collect webhooks, redirect links and the pixel.
 
 They are plain Starlette routes (FastAPI's per-request dependency machinery cost 30-40% of their
 throughput), so FastAPI cannot describe them from their signature; this module does, by hand."""
@@ -79,4 +79,30 @@ def collect_paths() -> dict:
     return {
         "/collect/{event_type}/{source_id}": {m: _operation(m, False) for m in ("get", "post")},
         "/collect/{event_type}/{source_id}/{session_id}": {m: _operation(m, True) for m in ("get", "post")},
+    }
+
+
+def _get(summary: str, description: str, params: list[dict], responses: dict) -> dict:
+    return {"get": {"tags": ["links"], "summary": summary, "description": description, "parameters": params,
+                    "responses": responses}}
+
+
+def link_paths() -> dict:
+    source = _param("source_id", "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", "a configured source with the redirect bridge")
+    link = _param("link_id", "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", "one of the source's configured links")
+    session = _param("session_id", "^[A-Za-z0-9_.:@-]{1,128}$", "ties the click to a session (else the cookie)")
+    event = _param("event_type", "^[A-Za-z0-9_.:-]{1,64}$", "the event's type, e.g. email-open")
+    click = {"302": {"description": "to the link's configured URL, the query passed on; sets `inlet_session`"},
+             "404": {"description": "unknown source or link: a plain page, never a redirect"}}
+    gif = {"200": {"description": "a 1x1 transparent GIF, never cached, even when the request is refused",
+                   "content": {"image/gif": {}}}}
+    click_text = "Records the click (the link's properties plus the query), then redirects to the configured URL."
+    open_text = "Records the open with the query as properties. A `.gif` suffix on the last segment is allowed."
+    return {
+        "/r/{source_id}/{link_id}": _get("Follow a tracked link", click_text, [source, link], click),
+        "/r/{source_id}/{link_id}/{session_id}": _get("Follow a tracked link", click_text, [source, link, session],
+                                                      click),
+        "/pixel/{event_type}/{source_id}": _get("The open pixel", open_text, [event, source], gif),
+        "/pixel/{event_type}/{source_id}/{session_id}": _get("The open pixel", open_text, [event, source, session],
+                                                             gif),
     }
