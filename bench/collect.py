@@ -6,6 +6,7 @@ the median of its rounds (events/s, p50 and p99 latency):
   (a) inlet    `POST /collect/bench/website/s{0..999}` on a real `inlet serve` process
   (b) ceiling  `POST /bench/ceiling/bench/website`: the same app and uvicorn settings, parse the body, answer
   (c) naive    `POST /bench/naive/bench/website`: one autocommit DuckDB INSERT per request (bench/variants.py)
+  (d) clicks   `GET /r/newsletter/sale/s{0..999}` on the same `inlet serve` as (a): clicks/s of redirect links
 At the end (a)'s store is counted and checked against what wrk saw. Run with `make bench`.
 """
 
@@ -34,6 +35,8 @@ CONFIG = """store: {{path: {store}}}
 server: {{host: 127.0.0.1, port: {port}}}
 sources:
   - {{id: website, name: Website, channel: web, bridge: webhook}}
+  - {{id: newsletter, name: Newsletter, channel: email, bridge: redirect,
+     links: {{sale: {{url: "https://shop.example.test/sale", event_type: email-click}}}}}}
 """
 # `sent` counts every request handed to a socket; the ones still in flight when wrk stops are sent, not completed.
 # wrk calls request() once more before the run, to check the script: that call is subtracted in parse_wrk.
@@ -44,12 +47,12 @@ local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function request()
   sent = sent + 1
-  return wrk.format("POST", string.format("%s", sent %% 1000), headers, body)
+  return wrk.format("{METHOD}", string.format("{PATH}", sent % 1000), headers, {BODY})
 end
 function done(summary, latency, requests)
   local total = 0
   for _, t in ipairs(threads) do total = total + t:get("sent") end
-  io.write(string.format("SENT %%d\\n", total))
+  io.write(string.format("SENT %d\\n", total))
 end
 """
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -104,8 +107,11 @@ def cpu_seconds(pid: int | None = None) -> float:
 
 
 def run_wrk(server: Server, path: str, seconds: int, work: Path, cpu: int | None) -> dict:
-    script = work / "post.lua"
-    script.write_text(LUA % path.replace("%", "%%").replace("{n}", "%d"))
+    """`path` is "METHOD /path" with `{n}` standing for a counter (0-999) that wrk fills in."""
+    method, path = path.split(" ", 1)
+    script = work / "request.lua"
+    script.write_text(LUA.replace("{METHOD}", method).replace("{BODY}", "body" if method == "POST" else "nil")
+                      .replace("{PATH}", path.replace("%", "%%").replace("{n}", "%d")))
     cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script),
            server.base + path.split("{")[0]]
     before = (time.monotonic(), cpu_seconds(), cpu_seconds(server.proc.pid), children_cpu())
@@ -175,8 +181,8 @@ def write_config(work: Path, name: str) -> tuple[Path, int]:
     return path, port
 
 
-PATHS = {"inlet": "/collect/bench/website/s{n}", "ceiling": "/bench/ceiling/bench/website",
-         "naive": "/bench/naive/bench/website"}
+PATHS = {"inlet": "POST /collect/bench/website/s{n}", "ceiling": "POST /bench/ceiling/bench/website",
+         "naive": "POST /bench/naive/bench/website", "clicks": "GET /r/newsletter/sale/s{n}?utm_source=bench"}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -199,7 +205,7 @@ def run(args: argparse.Namespace) -> dict:
             others = Server([sys.executable, str(VARIANTS), "-c", str(config_bc), "--naive-db",
                              str(work / "naive.duckdb")], port_bc, work / "bc.log", server_cpu)
             try:
-                servers = {"inlet": inlet, "ceiling": others, "naive": others}
+                servers = {"inlet": inlet, "ceiling": others, "naive": others, "clicks": inlet}
                 warm = {name: run_wrk(servers[name], path, args.warmup, work, wrk_cpu) if args.warmup else None
                         for name, path in PATHS.items()}
                 for n in range(1, args.rounds + 1):
@@ -210,10 +216,10 @@ def run(args: argparse.Namespace) -> dict:
                 others.stop()
         finally:
             inlet.stop()
-        runs = [r for r in (*rounds["inlet"], warm["inlet"]) if r]
+        runs = [r for r in (*rounds["inlet"], *rounds["clicks"], warm["inlet"], warm["clicks"]) if r]
         ok, sent, stored = sum(r["ok"] for r in runs), sum(r["sent"] for r in runs), count_events(config)
         check = {"stored": stored, "ok_2xx": ok, "sent": sent, "passed": ok <= stored <= sent, "exact": stored == sent}
-        print(f"store check (a): {stored:,} events stored; wrk got {ok:,} 2xx answers and sent {sent:,} requests "
+        print(f"store check (a)+(d): {stored:,} events stored; wrk got {ok:,} answers and sent {sent:,} requests "
               f"(warm-up + rounds; {sent - ok} in flight when wrk stopped, stored but unanswered) -> "
               f"{'OK' if check['passed'] else 'FAILED'}: need {ok:,} <= stored <= {sent:,}"
               f"{', every request sent is stored exactly once' if check['exact'] else ''}", flush=True)
@@ -235,9 +241,9 @@ def run(args: argparse.Namespace) -> dict:
 
 def report(figures: dict) -> None:
     names = {"inlet": "(a) inlet collect", "ceiling": "(b) ceiling (parse + answer)",
-             "naive": "(c) naive (INSERT + commit per request)"}
+             "naive": "(c) naive (INSERT + commit per request)", "clicks": "(d) inlet link clicks (302)"}
     print(f"\nmedians of {figures['rounds']} rounds")
-    print(f"{'variant':<41}{'events/s':>11}{'(range)':>18}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'variant':<41}{'per s':>11}{'(range)':>18}{'p50 ms':>9}{'p99 ms':>9}")
     for key, label in names.items():
         v = figures["variants"][key]
         low, high = v["events_per_s_range"]
