@@ -85,7 +85,8 @@ def test_the_session_cookie_ties_clicks_on_different_links_to_one_profile(links_
         first = client.get("/r/newsletter/spring-sale")
         assert first.status_code == 302 and "no-store" in first.headers["cache-control"]
         cookie = first.cookies["inlet_session"]
-        assert "HttpOnly" in first.headers["set-cookie"] and "SameSite=lax" in first.headers["set-cookie"]
+        set_cookie = first.headers["set-cookie"]
+        assert set_cookie == f"inlet_session={cookie}; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax"
         client.get("/r/newsletter/home")
         client.get("/r/newsletter/home/sess-from-mail")  # a session in the path wins, and becomes the cookie
         client.get("/r/newsletter/spring-sale")

@@ -71,10 +71,11 @@ async def redirect_endpoint(request: Request) -> Response:
     else:
         await record_refusal(state.writer, request, Refusal(403, "source_disabled", "source disabled"), source_id)
 
-    response = RedirectResponse(_target(link.url, pairs), status_code=302, headers=NO_CACHE)
-    response.set_cookie(SESSION_COOKIE, session_id, max_age=COOKIE_MAX_AGE, path="/", httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https")
-    return response
+    # Written by hand: the id only holds cookie-safe characters, and SimpleCookie costs ~13 us a click.
+    cookie = f"{SESSION_COOKIE}={session_id}; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
+    if request.scope.get("scheme") == "https":
+        cookie += "; Secure"
+    return RedirectResponse(_target(link.url, pairs), status_code=302, headers={**NO_CACHE, "Set-Cookie": cookie})
 
 
 async def unknown_link_endpoint(request: Request) -> Response:
