@@ -194,6 +194,7 @@ def test_sigterm_exits_zero_and_a_second_server_on_the_same_store_is_refused(ser
     send(proc.url, 4)
     assert proc.stop(signal.SIGTERM) == 0
     assert not socket_path(proc.config.store.path).exists()
+    assert "leaked" not in proc.log.read_text()  # DuckDB's objects were all freed before exit
     result = inlet("sql", "SELECT count(*) FROM events", "--format", "csv", config=cfg, check=True)
     assert result.stdout.splitlines()[1] == "4"
     proc2 = serve_process(cfg)
@@ -229,3 +230,19 @@ async def test_events_left_in_the_spool_are_announced_and_taken_in_by_the_next_s
     assert proc.stop() == 0
     after = inlet("sql", "SELECT count(*) FROM events", "--format", "csv", config=cfg, check=True)
     assert after.stdout.splitlines()[1] == "20" and after.stderr == ""
+
+
+def test_serve_on_a_port_in_use_fails_clearly(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = write_config(tmp_path, server={"port": port})
+        result = inlet("serve", config=cfg, timeout=60)
+    assert result.returncode == 1
+    assert "address already in use" in result.stderr.lower()
+    assert f"inlet serve could not start the HTTP server on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr and "leaked" not in result.stderr
+    assert not socket_path(tmp_path / "inlet.duckdb").exists()  # nothing left behind

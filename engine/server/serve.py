@@ -89,7 +89,12 @@ def run_server(app, config: Config, log_level: str) -> int:
             server_header=False,
         )
     )
-    server.run()
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits this way when it cannot start (the port is taken); it logged why
+        return 1
+    finally:
+        gc.unfreeze()  # let DuckDB's objects be freed before exit, not reported as leaks at interpreter exit
     return 0 if server.started else 1
 
 
@@ -97,7 +102,13 @@ def serve(config: Config, *, log_level: str = "info") -> int:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state = build_state(config)
     try:
-        return run_server(create_app(state), config, log_level)
+        code = run_server(create_app(state), config, log_level)
     finally:
         state.writer.stop()
         state.con.close()
+        del state
+        gc.collect()
+    if code:
+        logging.getLogger("inlet.server").error("inlet serve could not start the HTTP server on %s:%s",
+                                                config.server.host, config.server.port)
+    return code
