@@ -246,3 +246,12 @@ def test_serve_on_a_port_in_use_fails_clearly(tmp_path):
     assert f"inlet serve could not start the HTTP server on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr and "leaked" not in result.stderr
     assert not socket_path(tmp_path / "inlet.duckdb").exists()  # nothing left behind
+
+
+def test_the_control_socket_is_for_the_store_owner_only(serving):
+    import os
+    import stat
+
+    sock = socket_path(serving.config.store.path)
+    mode = os.stat(sock).st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
