@@ -232,3 +232,13 @@ async def test_a_record_the_store_refuses_is_set_aside_and_does_not_hold_up_the_
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 11
     writer.stop()
     con.close()
+
+
+def test_a_writer_that_never_read_the_spool_never_deletes_it(tmp_path):
+    spool = Spool(spool_dir(tmp_path / "inlet.duckdb"))
+    spool.append(7, b'{"ev": []}')
+    spool.close(0)
+    writer, con = _writer(tmp_path)  # constructed and stopped without recover(): e.g. a failed start
+    writer.stop()
+    con.close()
+    assert [seq for _, seq, _ in read_records(spool_dir(tmp_path / "inlet.duckdb"))] == [7]

@@ -71,7 +71,10 @@ class Spool:
         return sorted(int(p.stem) for p in self.dir.glob("*.log") if p.stem.isdigit())
 
     def replay(self) -> Iterator[tuple[int, bytes]]:
-        """Every intact record in every segment, in order."""
+        """Every intact record in every segment, in order. Only segments read here (or written by this
+        process) may later be released: one never looked at might hold records the store lacks."""
+        for number in self.segments():
+            self._last_seq.setdefault(number, 0)  # 0: no records (yet); a record found below raises it
         for number, seq, payload in read_records(self.dir):
             self._last_seq[number] = seq
             yield seq, payload
@@ -99,7 +102,8 @@ class Spool:
         """Delete the segments whose every record is in the store, except the one being written."""
         with self._lock:
             for number in self.segments():
-                if number != self._segment and self._last_seq.get(number, -1) <= ingested_seq:
+                known = number in self._last_seq
+                if known and number != self._segment and self._last_seq[number] <= ingested_seq:
                     (self.dir / f"{number:012d}.log").unlink(missing_ok=True)
                     self._last_seq.pop(number, None)
 
@@ -117,6 +121,7 @@ class Spool:
             os.close(self._fd)
         with self._lock:
             self._segment = max([*self.segments(), self._segment]) + 1
+            self._last_seq[self._segment] = 0
         path = self.dir / f"{self._segment:012d}.log"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         self._size = 0

@@ -33,6 +33,7 @@ import orjson
 import pyarrow as pa
 
 from engine.ids import new_id
+from engine.store.database import StoreError
 from engine.store.identity import Identity
 from engine.store.ingest import RECORD_TABLES, Batch, committed_seq, ingest, lookup_keys, lookup_sessions
 from engine.store.spool import Spool, SpoolError
@@ -124,6 +125,13 @@ class StoreWriter:
     # -- the async front ------------------------------------------------------------------------------
     def recover(self) -> int:
         """Take in what the spool holds beyond the store's last committed record. Returns events replayed."""
+        try:
+            return self._recover()
+        except duckdb.Error as exc:
+            raise StoreError(f"could not take in the acknowledged events waiting in {self._spool.dir}: {exc} "
+                             "(they stay there; fix the cause and start again)") from None
+
+    def _recover(self) -> int:
         committed = committed_seq(self._con)
         batch, replayed, top = Batch(), 0, committed
         for seq, payload in self._spool.replay():
