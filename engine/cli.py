@@ -103,6 +103,8 @@ def status(ctx: click.Context, fmt: str) -> None:
     config = _config(ctx)
     try:
         with StoreAccess.open(config) as store:
+            if store.behind:
+                click.echo(BEHIND.replace("This answer does", "These counts do"), err=True)
             rows = status_rows(config, lambda q: [r for rows in store.query(q)[2] for r in rows])
     except StoreError as exc:
         if not config.store.path.exists():

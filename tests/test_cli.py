@@ -223,6 +223,8 @@ async def test_events_left_in_the_spool_are_announced_and_taken_in_by_the_next_s
     offline = inlet("sql", "SELECT count(*) FROM events", "--format", "csv", config=cfg)
     assert offline.returncode == 0 and offline.stdout.splitlines()[1] == "0"
     assert "they are safe and go in when `inlet serve` starts again" in offline.stderr
+    status = inlet("status", config=cfg)
+    assert status.returncode == 0 and "These counts do not include them" in status.stderr
 
     proc = serve_process(cfg)
     rows = inlet("sql", "SELECT event_id FROM events", "--format", "csv", config=cfg, check=True).stdout.split()[1:]
