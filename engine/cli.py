@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections import Counter
 from pathlib import Path
@@ -20,7 +21,18 @@ def _fail(message: str) -> None:
 
 
 BEHIND = ("note: the server stopped before moving all acknowledged events from its spool into the store; "
-          "they are safe and go in when `inlet serve` starts again. This answer does not include them.")
+          "they are safe and go in when `inlet serve` starts again. {what} not include them.")
+
+
+@contextlib.contextmanager
+def _store(config, what: str):
+    """The store, through a running server or straight from the file; says so when the file lacks events."""
+    from engine.access import StoreAccess
+
+    with StoreAccess.open(config) as store:
+        if store.behind:
+            click.echo(BEHIND.format(what=what), err=True)
+        yield store
 
 
 def _config(ctx: click.Context):
@@ -76,13 +88,9 @@ def serve(ctx: click.Context, log_level: str) -> None:
 @click.pass_context
 def sql(ctx: click.Context, query: str, fmt: str) -> None:
     """Run one read-only SQL statement on the store (also while `inlet serve` runs)."""
-    from engine.access import StoreAccess
-
     config = _config(ctx)
     try:
-        with StoreAccess.open(config) as store:
-            if store.behind:
-                click.echo(BEHIND, err=True)
+        with _store(config, "This answer does") as store:
             columns, _, chunks = store.query(query)
             printer = Printer(fmt, columns, sys.stdout)
             for rows in chunks:
@@ -97,14 +105,11 @@ def sql(ctx: click.Context, query: str, fmt: str) -> None:
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Every source: bridge, enabled, events stored, last event, rejections."""
-    from engine.access import StoreAccess
     from engine.status import COLUMNS, status_rows
 
     config = _config(ctx)
     try:
-        with StoreAccess.open(config) as store:
-            if store.behind:
-                click.echo(BEHIND.replace("This answer does", "These counts do"), err=True)
+        with _store(config, "These counts do") as store:
             rows = status_rows(config, lambda q: [r for rows in store.query(q)[2] for r in rows])
     except StoreError as exc:
         if not config.store.path.exists():
@@ -121,13 +126,9 @@ def status(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 def snapshot(ctx: click.Context, path: Path) -> None:
     """Write a consistent copy of the store to PATH, for DuckDB clients, without stopping the server."""
-    from engine.access import StoreAccess
-
     config = _config(ctx)
     try:
-        with StoreAccess.open(config) as store:
-            if store.behind:
-                click.echo(BEHIND.replace("This answer does", "The snapshot does"), err=True)
+        with _store(config, "The snapshot does") as store:
             written = store.snapshot(path)
     except (StoreError, QueryError, ValueError, OSError) as exc:
         _fail(f"snapshot failed: {exc}")
