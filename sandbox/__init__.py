@@ -1,4 +1,3 @@
-"""Local emulators of the HubSpot, Shopify and Stripe APIs, for `inlet demo`, end-to-end tests and benchmarks.
-
-Empty until the first connector lands; the package exists so the layout of DESIGN.md holds from day one.
-"""
+"""Local emulators of the vendors' APIs, faithful to their public docs, for `inlet demo`, end-to-end tests and
+benchmarks: `sandbox.stripe` so far; HubSpot and Shopify join it on the same port later (their paths do not
+collide)."""
