@@ -1,0 +1,55 @@
+"""The HTTP kit every connector shares: one client per source, auth, pagination, the status table, the retry
+policy, the rate limiter and the error tree.
+
+Connectors import from here only; the modules behind it may move. A connector is then a handful of data
+(base URL, auth, limiter preset, one paginator per stream) and its own parsing, never its own HTTP loop.
+"""
+
+from connectors.kit import limiter as limits
+from connectors.kit.auth import BearerToken, HeaderToken, redact
+from connectors.kit.client import SourceClient
+from connectors.kit.errors import (
+    ConnectorError,
+    CredentialsRefused,
+    DailyLimitReached,
+    FatalError,
+    PaginationError,
+    PaginationLoop,
+    RateLimited,
+    RequestRejected,
+    TransientError,
+)
+from connectors.kit.limiter import RateLimiter, capacity_from_headers
+from connectors.kit.pagination import AfterCursor, ConnectionCursor, LinkHeader, Paginator, StartingAfter
+from connectors.kit.retry import RetryPolicy
+from connectors.kit.statuses import STATUS_TABLE, Action, Decision, classify, parse_retry_after
+
+__all__ = [
+    "STATUS_TABLE",
+    "Action",
+    "AfterCursor",
+    "BearerToken",
+    "ConnectionCursor",
+    "ConnectorError",
+    "CredentialsRefused",
+    "DailyLimitReached",
+    "Decision",
+    "FatalError",
+    "HeaderToken",
+    "LinkHeader",
+    "PaginationError",
+    "PaginationLoop",
+    "Paginator",
+    "RateLimited",
+    "RateLimiter",
+    "RequestRejected",
+    "RetryPolicy",
+    "SourceClient",
+    "StartingAfter",
+    "TransientError",
+    "capacity_from_headers",
+    "classify",
+    "limits",
+    "parse_retry_after",
+    "redact",
+]

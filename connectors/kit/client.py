@@ -1,0 +1,165 @@
+"""`SourceClient`: one `httpx.AsyncClient` per source, and the only place requests and page loops happen.
+
+Every request goes limiter -> send -> classify -> raise from the error tree, inside the retry policy. The
+order matters: the limiter is asked again before each retry (a retry is a request too), and a 429's wait
+also pauses the limiter, so concurrent streams of the same source back off together. Errors are built only
+from redacted text: the auth object's secrets plus anything token-shaped are masked in the vendor's message
+and in the URL before either is quoted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Self
+
+import httpx
+
+from connectors.kit.auth import redact
+from connectors.kit.errors import ConnectorError, FatalError, TransientError
+from connectors.kit.limiter import RateLimiter
+from connectors.kit.pagination import Paginator, dig
+from connectors.kit.retry import RetryPolicy
+from connectors.kit.statuses import Action, classify
+
+__all__ = ["SourceClient"]
+
+log = logging.getLogger("inlet.connectors.http")
+MAX_QUOTE = 300  # characters of the vendor's error message kept in our errors
+
+
+class SourceClient:
+    """`idempotency_header` (Stripe: "Idempotency-Key") makes POSTs safe to retry: one key per logical call,
+    the same on every attempt. Without it a POST is retried only after a 429, which means it never ran.
+    `transport` replaces the network (tests, the in-process sandbox)."""
+
+    def __init__(self, source_id: str, base_url: str, auth: httpx.Auth | None = None, *,
+                 limiter: RateLimiter | None = None, retry_policy: RetryPolicy | None = None,
+                 timeout: float = 30.0, user_agent: str = "inlet/0.1", headers: Mapping[str, str] | None = None,
+                 idempotency_header: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.source_id = source_id
+        self.limiter = limiter
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.idempotency_header = idempotency_header
+        self._secrets: tuple[str, ...] = tuple(getattr(auth, "secrets", ()))
+        self._http = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout, transport=transport,
+                                       headers={"User-Agent": user_agent, "Accept": "application/json",
+                                                **(headers or {})})
+
+    def __repr__(self) -> str:
+        return f"SourceClient(source_id={self.source_id!r}, base_url={str(self._http.base_url)!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get_json(self, path: str, params: Mapping[str, Any] | None = None, *, object_name: str) -> Any:
+        return await self.request_json("GET", path, object_name, params=params)
+
+    async def post_form(self, path: str, data: Mapping[str, Any], *, object_name: str,
+                        idempotent: bool = False) -> Any:
+        return await self.request_json("POST", path, object_name, data=data, idempotent=idempotent)
+
+    async def post_json(self, path: str, body: Any, *, object_name: str, idempotent: bool = False) -> Any:
+        """`idempotent=True` for POSTs that only read (HubSpot search, GraphQL queries)."""
+        return await self.request_json("POST", path, object_name, json_body=body, idempotent=idempotent)
+
+    async def request_json(self, method: str, path: str, object_name: str, *, params: Mapping[str, Any] | None = None,
+                           data: Mapping[str, Any] | None = None, json_body: Any = None,
+                           idempotent: bool = False) -> Any:
+        return (await self._request(method, path, object_name, params, data, json_body, idempotent))[1]
+
+    async def pages(self, paginator: Paginator, path: str, params: Mapping[str, Any] | None = None, *,
+                    object_name: str, records_path: str | Sequence[str],
+                    graphql_query: str | None = None) -> AsyncIterator[list[Any]]:
+        """Yield each page's records, following `paginator` to the end. With `graphql_query`, each page is a
+        POST of `{"query": ..., "variables": params}` (read-only, so retried like a GET)."""
+        method = "GET" if graphql_query is None else "POST"
+        request: dict[str, Any] | None = paginator.first_request(params)
+        while request is not None:
+            if graphql_query is None:
+                response, body = await self._request(method, path, object_name, request, None, None, True)
+            else:
+                payload = {"query": graphql_query, "variables": request}
+                response, body = await self._request(method, path, object_name, None, None, payload, True)
+            records = dig(body, records_path)
+            if not isinstance(records, list):  # a wrong records_path must fail loudly, not sync nothing
+                raise self._error(FatalError, object_name, response.status_code,
+                                  f"{method} {path}: no list of records at {records_path!r} in the response")
+            yield records
+            try:
+                request = paginator.next_request(response, body)
+            except ConnectorError as exc:
+                raise exc.with_context(self.source_id, object_name) from None
+
+    async def _request(self, method: str, path: str, object_name: str, params: Mapping[str, Any] | None,
+                       data: Mapping[str, Any] | None, json_body: Any, idempotent: bool) -> tuple[httpx.Response, Any]:
+        headers: dict[str, str] = {}
+        if method != "GET" and self.idempotency_header:
+            headers[self.idempotency_header] = str(uuid.uuid4())
+            idempotent = True
+        safe = method in ("GET", "HEAD") or idempotent
+
+        async def attempt() -> tuple[httpx.Response, Any]:
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            try:
+                response = await self._http.request(method, path, params=params, data=data, json=json_body,
+                                                    headers=headers)
+            except httpx.TransportError as exc:
+                raise self._error(TransientError, object_name, None,
+                                  f"{method} {path}: {type(exc).__name__}: {exc}") from None
+            return response, self._check(response, method, path, object_name)
+
+        return await self.retry_policy.call(attempt, only_rate_limits=not safe)
+
+    def _check(self, response: httpx.Response, method: str, path: str, object_name: str) -> Any:
+        """The decoded body of a good response; otherwise raise the error the status table calls for."""
+        if self.limiter is not None:
+            self.limiter.observe_headers(response.headers)
+        decision = classify(response)
+        if decision.action is Action.OK:
+            try:
+                return json.loads(response.content) if response.content else None
+            except ValueError:
+                raise self._error(TransientError, object_name, response.status_code,
+                                  f"{method} {path}: the response is not JSON") from None
+        if decision.action is Action.RATE_LIMITED and decision.wait_seconds and self.limiter is not None:
+            self.limiter.pause(decision.wait_seconds)
+        vendor = _vendor_message(response)
+        if decision.action is Action.FAIL_CONFIG:
+            text = f"the credentials of source {self.source_id!r} were refused ({vendor}); check its config"
+        else:
+            text = f"{method} {path}: {decision.reason}; {vendor}"
+        error = self._error(decision.error or TransientError, object_name, response.status_code, text)
+        if isinstance(error, TransientError):
+            error.retry_after = decision.wait_seconds
+        log.debug("%s", error)
+        raise error
+
+    def _error(self, kind: type[ConnectorError], object_name: str, status: int | None, text: str) -> ConnectorError:
+        return kind(self.source_id, object_name, status, redact(text, self._secrets))
+
+
+def _vendor_message(response: httpx.Response) -> str:
+    """The vendor's own words: Stripe's `error.message`, HubSpot's `message`, Shopify's `errors`, else text."""
+    try:
+        body = json.loads(response.content or b"null")
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    message: Any = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+        message = message or body.get("message") or body.get("errors")
+    if message is None:
+        message = response.text.strip() or response.reason_phrase
+    text = message if isinstance(message, str) else json.dumps(message)
+    return text[:MAX_QUOTE] + ("…" if len(text) > MAX_QUOTE else "")

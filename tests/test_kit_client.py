@@ -1,0 +1,264 @@
+"""SourceClient with respx: bounded retries, vendor waits honoured, fatal errors fast, secrets never quoted."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import respx
+
+from connectors.kit import (
+    AfterCursor,
+    BearerToken,
+    ConnectionCursor,
+    CredentialsRefused,
+    DailyLimitReached,
+    FatalError,
+    LinkHeader,
+    PaginationLoop,
+    RateLimited,
+    RateLimiter,
+    RequestRejected,
+    RetryPolicy,
+    SourceClient,
+    StartingAfter,
+    TransientError,
+)
+from connectors.kit.testing import FakeClock
+
+BASE = "https://api.vendor.test"
+KEY = "sk_test_51Hxyz0123456789abcdefSECRET"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=BASE, assert_all_called=True) as router:
+        yield router
+
+
+def make_client(clock: FakeClock, *, attempts: int = 4, limiter: RateLimiter | None = None,
+                **kwargs: object) -> SourceClient:
+    policy = RetryPolicy(max_attempts=attempts, max_total_wait=60, sleep=clock.sleep, rng=random.Random(7))
+    return SourceClient("billing", BASE, BearerToken(KEY), limiter=limiter, retry_policy=policy, **kwargs)
+
+
+async def test_get_json_sends_auth_and_user_agent(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.get("/v1/customers", params={"limit": "3"}).respond(200, json={"data": []})
+    async with make_client(clock, user_agent="inlet-test/1") as client:
+        assert await client.get_json("/v1/customers", {"limit": 3}, object_name="customers") == {"data": []}
+    request = route.calls.last.request
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert request.headers["user-agent"] == "inlet-test/1"
+
+
+async def test_a_500_storm_gives_up_after_max_attempts(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.get("/v1/customers").respond(500, json={"error": {"message": "boom", "type": "api_error"}})
+    async with make_client(clock, attempts=4) as client:
+        with pytest.raises(TransientError) as caught:
+            await client.get_json("/v1/customers", object_name="customers")
+    assert route.call_count == 4
+    assert len(clock.sleeps) == 3
+    assert all(0 < s <= 30 for s in clock.sleeps) and clock.sleeps[2] > clock.sleeps[0]  # backing off
+    text = str(caught.value)
+    assert "'billing'" in text and "'customers'" in text and "HTTP 500" in text and "boom" in text
+    assert "after 4 attempts" in text
+
+
+async def test_total_wait_budget_stops_before_attempts_run_out(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.get("/x").respond(503, headers={"Retry-After": "25"})
+    async with make_client(clock, attempts=10) as client:  # budget 60 s: 25 + 25, a third 25 would pass it
+        with pytest.raises(TransientError):
+            await client.get_json("/x", object_name="things")
+    assert route.call_count == 3 and clock.sleeps == [25.0, 25.0]
+
+
+async def test_429_with_retry_after_waits_that_long(api: respx.MockRouter, clock: FakeClock) -> None:
+    api.get("/admin/api/2024-01/customers.json").mock(side_effect=[
+        httpx.Response(429, json={"errors": "Exceeded 2 calls per second"}, headers={"Retry-After": "2.0"}),
+        httpx.Response(200, json={"customers": [{"id": 1}]}),
+    ])
+    async with make_client(clock) as client:
+        body = await client.get_json("/admin/api/2024-01/customers.json", object_name="customers")
+    assert body == {"customers": [{"id": 1}]}
+    assert clock.sleeps == [2.0]
+
+
+async def test_429_wait_also_pauses_the_limiter(api: respx.MockRouter, clock: FakeClock) -> None:
+    hubspot_429 = {"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
+                   "policyName": "TEN_SECONDLY_ROLLING"}
+    api.get("/crm/v3/objects/contacts").mock(side_effect=[httpx.Response(429, json=hubspot_429),
+                                                          httpx.Response(200, json={"results": []})])
+    limiter = RateLimiter(100, 10.0, burst=10, clock=clock, sleep=clock.sleep)
+    start = clock()
+    async with make_client(clock, limiter=limiter) as client:
+        await client.get_json("/crm/v3/objects/contacts", object_name="contacts")
+    assert clock.sleeps[0] == 10.0  # the retry policy's wait; the limiter adds nothing after it
+    assert clock() - start == pytest.approx(10.0)
+
+
+async def test_rate_limits_that_never_clear_raise_rate_limited(api: respx.MockRouter, clock: FakeClock) -> None:
+    api.get("/v1/customers").respond(429, json={"error": {"code": "rate_limit", "message": "Request rate limit"}})
+    async with make_client(clock, attempts=3) as client:
+        with pytest.raises(RateLimited) as caught:
+            await client.get_json("/v1/customers", object_name="customers")
+    assert caught.value.status == 429 and caught.value.attempts == 3
+
+
+async def test_401_fails_fast_naming_the_source_without_the_key(api: respx.MockRouter, clock: FakeClock) -> None:
+    echoed = f"Invalid API Key provided: sk_test_{'*' * 20}CRET; you sent Bearer {KEY}"
+    route = api.get("/v1/customers").respond(401, json={"error": {"message": echoed}})
+    async with make_client(clock) as client:
+        with pytest.raises(CredentialsRefused) as caught:
+            await client.get_json("/v1/customers", object_name="customers")
+    assert route.call_count == 1 and clock.sleeps == []
+    text = str(caught.value)
+    assert "credentials of source 'billing' were refused" in text and "HTTP 401" in text
+    assert KEY not in text and "SECRET" not in text and "CRET" not in text
+    assert KEY not in repr(caught.value)
+
+
+async def test_403_is_a_config_error_too(api: respx.MockRouter, clock: FakeClock) -> None:
+    api.get("/crm/v3/objects/deals").respond(403, json={"message": "missing scopes", "category": "MISSING_SCOPES"})
+    async with make_client(clock) as client:
+        with pytest.raises(CredentialsRefused, match="missing scopes"):
+            await client.get_json("/crm/v3/objects/deals", object_name="deals")
+
+
+async def test_hubspot_daily_limit_stops_at_once(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.get("/crm/v3/objects/contacts").respond(
+        429, json={"status": "error", "message": "You have reached your daily limit.", "policyName": "DAILY"})
+    async with make_client(clock) as client:
+        with pytest.raises(DailyLimitReached, match="daily"):
+            await client.get_json("/crm/v3/objects/contacts", object_name="contacts")
+    assert route.call_count == 1 and clock.sleeps == []
+
+
+async def test_stripe_should_retry_false_is_not_retried(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.get("/v1/charges").respond(500, json={"error": {"message": "no"}},
+                                           headers={"Stripe-Should-Retry": "false"})
+    async with make_client(clock) as client:
+        with pytest.raises(RequestRejected, match="Stripe-Should-Retry: false"):
+            await client.get_json("/v1/charges", object_name="charges")
+    assert route.call_count == 1
+
+
+async def test_stripe_should_retry_true_retries_a_409(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.post("/v1/customers/cus_1").mock(side_effect=[
+        httpx.Response(409, json={"error": {"message": "busy"}}, headers={"Stripe-Should-Retry": "true"}),
+        httpx.Response(200, json={"id": "cus_1"}),
+    ])
+    async with make_client(clock, idempotency_header="Idempotency-Key") as client:
+        assert await client.post_form("/v1/customers/cus_1", {"name": "Jane"}, object_name="customers") == {
+            "id": "cus_1"}
+    first, second = (call.request for call in route.calls)
+    assert first.headers["idempotency-key"] == second.headers["idempotency-key"]  # one key per logical write
+    assert first.content == b"name=Jane"
+
+
+async def test_a_post_without_idempotency_is_not_repeated_after_a_500(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.post("/crm/v3/objects/contacts").respond(502)
+    async with make_client(clock) as client:
+        with pytest.raises(TransientError):
+            await client.post_json("/crm/v3/objects/contacts", {"properties": {}}, object_name="contacts")
+    assert route.call_count == 1
+
+
+async def test_a_read_only_post_is_retried(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.post("/crm/v3/objects/contacts/search").mock(side_effect=[
+        httpx.Response(502), httpx.Response(200, json={"results": []})])
+    async with make_client(clock) as client:
+        await client.post_json("/crm/v3/objects/contacts/search", {"limit": 100}, object_name="contacts",
+                               idempotent=True)
+    assert route.call_count == 2
+
+
+async def test_connection_errors_are_transient_and_bounded(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.get("/v1/customers").mock(side_effect=httpx.ConnectError("refused"))
+    async with make_client(clock, attempts=3) as client:
+        with pytest.raises(TransientError, match="ConnectError") as caught:
+            await client.get_json("/v1/customers", object_name="customers")
+    assert route.call_count == 3 and caught.value.status is None
+    assert "no HTTP status" in str(caught.value)
+
+
+async def test_a_secret_in_a_quoted_url_is_masked(api: respx.MockRouter, clock: FakeClock) -> None:
+    api.get("/oops").respond(400, json={"error": {"message": f"bad request to /x?api_key={KEY}&a=1"}})
+    async with make_client(clock) as client:
+        with pytest.raises(RequestRejected) as caught:
+            await client.get_json("/oops", object_name="things")
+    assert KEY not in str(caught.value) and "api_key=[redacted]" in str(caught.value)
+
+
+async def test_pages_follows_stripe_lists_and_yields_records(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.get("/v1/customers").mock(side_effect=[
+        httpx.Response(200, json={"data": [{"id": "c3"}, {"id": "c2"}], "has_more": True}),
+        httpx.Response(200, json={"data": [{"id": "c1"}], "has_more": False}),
+    ])
+    async with make_client(clock) as client:
+        pages = [page async for page in client.pages(StartingAfter(limit=2), "/v1/customers", {"email": "a@b"},
+                                                     object_name="customers", records_path="data")]
+    assert pages == [[{"id": "c3"}, {"id": "c2"}], [{"id": "c1"}]]
+    assert dict(route.calls[1].request.url.params) == {"email": "a@b", "limit": "2", "starting_after": "c2"}
+
+
+async def test_pages_names_source_and_object_on_a_loop(api: respx.MockRouter, clock: FakeClock) -> None:
+    api.get("/crm/v3/objects/contacts").respond(200, json={"results": [{"id": "1"}],
+                                                           "paging": {"next": {"after": "same"}}})
+    async with make_client(clock) as client:
+        with pytest.raises(PaginationLoop) as caught:
+            async for _ in client.pages(AfterCursor(), "/crm/v3/objects/contacts", object_name="contacts",
+                                        records_path="results"):
+                pass
+    assert "'billing'" in str(caught.value) and "'contacts'" in str(caught.value)
+
+
+async def test_pages_follows_shopify_links_on_its_own_base_url(api: respx.MockRouter, clock: FakeClock) -> None:
+    path = "/admin/api/2024-01/orders.json"
+    next_url = f"https://acme.myshopify.com{path}?limit=250&page_info=P2"
+    route = api.get(path).mock(side_effect=[
+        httpx.Response(200, json={"orders": [{"id": 1}]}, headers={"Link": f'<{next_url}>; rel="next"'}),
+        httpx.Response(200, json={"orders": [{"id": 2}]}),
+    ])
+    async with make_client(clock) as client:
+        pages = [p async for p in client.pages(LinkHeader(), path, {"status": "any"}, object_name="orders",
+                                               records_path="orders")]
+    assert pages == [[{"id": 1}], [{"id": 2}]]
+    assert route.calls[1].request.url.host == "api.vendor.test"
+    assert dict(route.calls[1].request.url.params) == {"limit": "250", "page_info": "P2"}
+
+
+def test_client_repr_has_no_secret() -> None:
+    client = SourceClient("billing", BASE, BearerToken(KEY))
+    assert KEY not in repr(client) and KEY not in repr(client._http.auth)
+
+
+async def test_pages_refuses_a_wrong_records_path(api: respx.MockRouter, clock: FakeClock) -> None:
+    api.get("/v1/customers").respond(200, json={"data": [{"id": "c1"}], "has_more": False})
+    async with make_client(clock) as client:
+        with pytest.raises(FatalError, match="no list of records at 'results'"):
+            async for _ in client.pages(StartingAfter(), "/v1/customers", object_name="customers",
+                                        records_path="results"):
+                pass
+
+
+async def test_pages_posts_graphql_queries_with_cursor_variables(api: respx.MockRouter, clock: FakeClock) -> None:
+    def connection(has_next: bool, cursor: str) -> dict:
+        return {"data": {"customers": {"edges": [{"node": {"id": cursor}}],
+                                       "pageInfo": {"hasNextPage": has_next, "endCursor": cursor}}}}
+
+    route = api.post("/admin/api/2024-01/graphql.json").mock(side_effect=[
+        httpx.Response(200, json=connection(True, "A")), httpx.Response(200, json=connection(False, "B"))])
+    async with make_client(clock) as client:
+        pages = [p async for p in client.pages(ConnectionCursor("data.customers", 2), "/admin/api/2024-01/graphql.json",
+                                               object_name="customers", records_path="data.customers.edges",
+                                               graphql_query="query($first:Int,$after:String){...}")]
+    assert [edge["node"]["id"] for page in pages for edge in page] == ["A", "B"]
+    assert json.loads(route.calls[1].request.content)["variables"] == {"first": 2, "after": "A"}

@@ -1,0 +1,142 @@
+"""The client-side limiter under a fake clock: exact spacing, windows never overfilled, slowing on headers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from connectors.kit import RateLimiter, capacity_from_headers, limits
+from connectors.kit.testing import FakeClock
+
+
+async def times(limiter: RateLimiter, clock: FakeClock, n: int) -> list[float]:
+    stamps = []
+    for _ in range(n):
+        await limiter.acquire()
+        stamps.append(clock())
+    return stamps
+
+
+def most_in_any_window(stamps: list[float], window: float) -> int:
+    """The largest number of requests inside any half-open window [t, t + window)."""
+    best, start = 0, 0
+    for end, t in enumerate(stamps):
+        while t - stamps[start] >= window - 1e-9:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_stripe_test_mode_spaces_100_requests_over_3_96_seconds() -> None:
+    clock = FakeClock()
+    limiter = limits.stripe(live=False, clock=clock, sleep=clock.sleep)
+    stamps = await times(limiter, clock, 100)
+    assert stamps[-1] - stamps[0] == pytest.approx(3.96, abs=1e-6)
+    assert most_in_any_window(stamps, 1.0) == 25
+
+
+async def test_stripe_live_mode_is_100_per_second() -> None:
+    clock = FakeClock()
+    stamps = await times(limits.stripe(live=True, clock=clock, sleep=clock.sleep), clock, 300)
+    assert most_in_any_window(stamps, 1.0) == 100
+    assert stamps[-1] - stamps[0] == pytest.approx(2.99, abs=1e-6)
+
+
+async def test_rolling_window_with_burst_never_passes_the_limit() -> None:
+    clock = FakeClock()
+    limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)  # burst 10, never > 100 per 10 s
+    stamps = await times(limiter, clock, 400)
+    assert stamps[9] == stamps[0]  # the burst goes at once
+    assert stamps[10] > stamps[0]
+    assert most_in_any_window(stamps, 10.0) == 100
+
+
+async def test_hubspot_search_is_five_per_second() -> None:
+    clock = FakeClock()
+    stamps = await times(limits.hubspot_search(clock=clock, sleep=clock.sleep), clock, 50)
+    assert most_in_any_window(stamps, 1.0) == 5
+
+
+async def test_shopify_leaky_bucket_drains_40_then_two_per_second() -> None:
+    clock = FakeClock()
+    stamps = await times(limits.shopify(clock=clock, sleep=clock.sleep), clock, 60)
+    assert stamps[39] == stamps[0]
+    assert stamps[40] - stamps[0] == pytest.approx(0.5)
+    assert stamps[59] - stamps[0] == pytest.approx(10.0)
+
+
+async def test_idle_time_refills_the_burst_but_no_more() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, 1.0, burst=4, clock=clock, sleep=clock.sleep)
+    await times(limiter, clock, 4)
+    await clock.sleep(100)  # long idle: the bucket is full again, not 200 deep
+    start = clock()
+    stamps = await times(limiter, clock, 6)
+    assert stamps[3] == start and stamps[4] == pytest.approx(start + 0.5)
+
+
+async def test_concurrent_tasks_share_the_limit_in_arrival_order() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        await limiter.acquire()
+        order.append(i)
+
+    start = clock()
+    await asyncio.gather(*(one(i) for i in range(20)))
+    assert order == list(range(20))
+    assert clock() - start == pytest.approx(1.9)  # 20 requests at 10/s, the first one at once
+
+
+async def test_low_remaining_capacity_slows_down() -> None:
+    clock = FakeClock()
+    limiter = limits.shopify(clock=clock, sleep=clock.sleep)  # burst 40, 2/s
+    await limiter.acquire()
+    limiter.observe_headers({"X-Shopify-Shop-Api-Call-Limit": "39/40"})  # another app filled the bucket
+    start = clock()
+    await limiter.acquire()
+    # 1 left, a reserve of 4: wait for 4 requests to leak out at 2/s before going on.
+    assert clock() - start == pytest.approx(2.0)
+
+
+async def test_plenty_of_remaining_capacity_changes_nothing() -> None:
+    clock = FakeClock()
+    limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)
+    limiter.observe_headers({"X-HubSpot-RateLimit-Remaining": "80", "X-HubSpot-RateLimit-Max": "100"})
+    stamps = await times(limiter, clock, 10)
+    assert stamps[-1] == stamps[0]
+
+
+async def test_hubspot_remaining_zero_holds_requests() -> None:
+    clock = FakeClock()
+    limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)
+    limiter.observe_headers({"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Max": "100"})
+    start = clock()
+    await limiter.acquire()
+    assert clock() - start >= 1.0
+
+
+async def test_pause_holds_everyone() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(100, 1.0, burst=100, clock=clock, sleep=clock.sleep)
+    limiter.pause(3.0)
+    start = clock()
+    await limiter.acquire()
+    assert clock() - start == pytest.approx(3.0)
+
+
+def test_capacity_headers() -> None:
+    assert capacity_from_headers({"x-shopify-shop-api-call-limit": "32/40"}) == (8, 40)
+    assert capacity_from_headers({"x-hubspot-ratelimit-remaining": "7", "x-hubspot-ratelimit-max": "190"}) == (7, 190)
+    assert capacity_from_headers({"x-shopify-shop-api-call-limit": "lots"}) is None
+    assert capacity_from_headers({}) is None
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError):
+        RateLimiter(0)
+    with pytest.raises(ValueError):
+        RateLimiter.rolling(10, 1.0, burst=11)
