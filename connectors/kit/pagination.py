@@ -60,15 +60,21 @@ class Paginator:
         return response.json() if body is _MISSING else body
 
 
-class StartingAfter(Paginator):
-    """Stripe lists: `limit` per page, `starting_after` = the last object's id, stop when `has_more` is false."""
+class _PageSize(Paginator):
+    """A scheme whose every request carries `limit` (the page size)."""
 
-    def __init__(self, limit: int = 100) -> None:
+    DEFAULT_LIMIT = 100
+
+    def __init__(self, limit: int | None = None) -> None:
         super().__init__()
-        self.limit = limit
+        self.limit = self.DEFAULT_LIMIT if limit is None else limit
 
     def first_request(self, params: Mapping[str, Any] | None = None) -> Params:
         return {**super().first_request(params), "limit": self.limit}
+
+
+class StartingAfter(_PageSize):
+    """Stripe lists: `limit` per page, `starting_after` = the last object's id, stop when `has_more` is false."""
 
     def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
         page = self._json(response, body)
@@ -80,15 +86,8 @@ class StartingAfter(Paginator):
         return {**self._base, "limit": self.limit, "starting_after": self._token(data[-1]["id"])}
 
 
-class AfterCursor(Paginator):
+class AfterCursor(_PageSize):
     """HubSpot CRM: `paging.next.after`, omitted on the last page."""
-
-    def __init__(self, limit: int = 100) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def first_request(self, params: Mapping[str, Any] | None = None) -> Params:
-        return {**super().first_request(params), "limit": self.limit}
 
     def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
         after = dig(self._json(response, body), ("paging", "next", "after"))
@@ -97,19 +96,13 @@ class AfterCursor(Paginator):
         return {**self._base, "limit": self.limit, "after": self._token(after)}
 
 
-class LinkHeader(Paginator):
+class LinkHeader(_PageSize):
     """Shopify REST: the `Link` header's rel="next" URL. Only its query is used (the request keeps the
     source's base_url, so the sandbox can stand in), and only `page_info`, `limit` and `fields` are kept:
     Shopify rejects any other parameter next to `page_info`; the filters are baked into the cursor."""
 
     KEPT = ("page_info", "limit", "fields")
-
-    def __init__(self, limit: int = 250) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def first_request(self, params: Mapping[str, Any] | None = None) -> Params:
-        return {**super().first_request(params), "limit": self.limit}
+    DEFAULT_LIMIT = 250
 
     def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
         url = response.links.get("next", {}).get("url")
