@@ -99,13 +99,14 @@ class Spool:
             self._last_seq[self._segment] = seq
 
     def release(self, ingested_seq: int) -> None:
-        """Delete the segments whose every record is in the store, except the one being written."""
+        """Delete the segments whose every record is in the store, except the one being written. Only segments
+        this process read or wrote are candidates (their last sequence numbers are known), so no directory
+        listing is needed on this path, which runs after every ingest commit."""
         with self._lock:
-            for number in self.segments():
-                known = number in self._last_seq
-                if known and number != self._segment and self._last_seq[number] <= ingested_seq:
+            for number, last in list(self._last_seq.items()):
+                if number != self._segment and last <= ingested_seq:
                     (self.dir / f"{number:012d}.log").unlink(missing_ok=True)
-                    self._last_seq.pop(number, None)
+                    del self._last_seq[number]
 
     def close(self, ingested_seq: int) -> None:
         """Close the spool; if the store has every record, nothing is left on disk."""
