@@ -25,7 +25,6 @@ WAIT_FOR_SERVER = 15.0  # seconds to wait while a server that holds the file sta
 class StoreAccess:
     """Opened with `StoreAccess.open(config)`; `query()` and `snapshot()` work the same either way."""
 
-    via_server: bool
     behind = False  # True when the file lacks acknowledged events still in a stopped server's spool
 
     @staticmethod
@@ -62,8 +61,6 @@ class StoreAccess:
 
 
 class _FileAccess(StoreAccess):
-    via_server = False
-
     def __init__(self, path: Path):
         self.path = path
         self.con = open_store(path, read_only=True)
@@ -82,8 +79,6 @@ class _FileAccess(StoreAccess):
 
 
 class _ServerAccess(StoreAccess):
-    via_server = True
-
     def __init__(self, sock: Path):
         self.sock = sock
 

@@ -212,7 +212,7 @@ class StoreWriter:
         seq = self._seq + 1
         try:
             self._identity.committed(self.ingested_seq)
-            record, answers, sessions, keys = self._resolve(seq, [i for i, _ in items])
+            record, answers, sessions, keys = self._resolve([i for i, _ in items])
             self._spool.append(seq, orjson.dumps(record))
         except (SpoolError, duckdb.Error) as exc:
             log.error("could not store a batch of %d: %s", len(items), exc)
@@ -229,7 +229,7 @@ class StoreWriter:
         self._ingest_queue.put((seq, record))
         self._answer([(fut, answer, None) for (_, fut), answer in zip(items, answers, strict=True)])
 
-    def _resolve(self, seq: int, items: list) -> tuple[dict, list, dict, dict]:
+    def _resolve(self, items: list) -> tuple[dict, list, dict, dict]:
         """The spool record of a batch and each item's answer, plus the sessions and keys it creates."""
         answers: list[Stored | None] = [None] * len(items)
         events = [(i, e) for i, e in enumerate(items) if isinstance(e, EventIn)]
