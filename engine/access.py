@@ -72,7 +72,7 @@ class _FileAccess(StoreAccess):
         return q.columns, q.types, (jsonable_rows(rows, q.types) for rows in q.chunks)
 
     def snapshot(self, target: Path) -> Path:
-        return write_snapshot(self.con.cursor(), self.path, target)
+        return write_snapshot(self.con, self.path, target)
 
     def close(self) -> None:
         self.con.close()

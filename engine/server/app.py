@@ -23,7 +23,6 @@ from engine.server.state import InletState
 from engine.status import status_rows
 from engine.store import StoreBehind
 from engine.store.reader import run_query
-from engine.store.snapshot import write_snapshot
 
 log = logging.getLogger("inlet.server")
 
@@ -118,8 +117,7 @@ async def _snapshots(state: InletState) -> None:
     while True:
         await asyncio.sleep(snap.every.total_seconds())
         try:
-            await state.writer.flush()
-            await asyncio.to_thread(write_snapshot, state.con.cursor(), state.config.store.path, snap.path)
+            await state.snapshot(snap.path)
             log.info("snapshot written to %s", snap.path)
         except Exception as exc:  # a failed snapshot must not stop the server; the next one may succeed
             log.error("snapshot to %s failed: %s", snap.path, exc)

@@ -25,7 +25,6 @@ from engine.output import jsonable_rows
 from engine.server.state import InletState
 from engine.store import StoreBehind
 from engine.store.reader import QueryError, run_query
-from engine.store.snapshot import write_snapshot
 
 log = logging.getLogger("inlet.control")
 _MAX_UNIX_PATH = 100
@@ -84,10 +83,7 @@ class ControlServer:
             elif op == "sql":
                 await self._sql(writer, str(request.get("query", "")))
             elif op == "snapshot":
-                await self.state.writer.flush()
-                path = await asyncio.to_thread(
-                    write_snapshot, self.state.con.cursor(), self.state.config.store.path, Path(request["path"])
-                )
+                path = await self.state.snapshot(Path(request["path"]))
                 await _send(writer, {"ok": True, "path": str(path)})
             else:
                 await _send(writer, {"error": f"unknown control operation {op!r}"})

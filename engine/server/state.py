@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
 from engine.config import Config
 from engine.store import StoreWriter
+from engine.store.snapshot import write_snapshot
 
 
 @dataclass
@@ -15,3 +18,8 @@ class InletState:
     config: Config
     con: duckdb.DuckDBPyConnection  # the server's read-write connection; readers take cursors of it
     writer: StoreWriter
+
+    async def snapshot(self, target: Path) -> Path:
+        """A consistent copy holding everything acknowledged so far, made while ingestion goes on."""
+        await self.writer.flush()
+        return await asyncio.to_thread(write_snapshot, self.con, self.config.store.path, target)

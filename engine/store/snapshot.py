@@ -15,7 +15,8 @@ import duckdb
 from engine.ids import new_id
 
 
-def write_snapshot(cur: duckdb.DuckDBPyConnection, store_path: Path, target: Path) -> Path:
+def write_snapshot(con: duckdb.DuckDBPyConnection, store_path: Path, target: Path) -> Path:
+    """Copy the store `con` is open on to `target`, on a cursor of its own (safe beside the writer)."""
     target = Path(target).absolute()
     if target.resolve() == Path(store_path).resolve():
         raise ValueError("the snapshot path is the store itself; give another path")
@@ -23,13 +24,17 @@ def write_snapshot(cur: duckdb.DuckDBPyConnection, store_path: Path, target: Pat
     tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     for leftover in (tmp, Path(f"{tmp}.wal")):
         leftover.unlink(missing_ok=True)
-    source = cur.execute("SELECT current_database()").fetchone()[0]
-    alias = f"snapshot_{new_id().replace('-', '')[-12:]}"
-    quoted = str(tmp).replace("'", "''")
-    cur.execute(f"ATTACH '{quoted}' AS {alias} (READ_WRITE)")
+    cur = con.cursor()
     try:
-        cur.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
+        source = cur.execute("SELECT current_database()").fetchone()[0]
+        alias = f"snapshot_{new_id().replace('-', '')[-12:]}"
+        quoted = str(tmp).replace("'", "''")
+        cur.execute(f"ATTACH '{quoted}' AS {alias} (READ_WRITE)")
+        try:
+            cur.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
+        finally:
+            cur.execute(f"DETACH {alias}")
     finally:
-        cur.execute(f"DETACH {alias}")
+        cur.close()
     os.replace(tmp, target)
     return target
