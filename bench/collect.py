@@ -18,7 +18,6 @@ import os
 import re
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from statistics import median
+
+from engine.net import free_port
 
 CONNECTIONS = 50
 BIN = Path(sys.executable).parent
@@ -61,12 +62,6 @@ TIME = r"([\d.]+)(us|ms|s|m|h)\b"
 
 class BenchError(Exception):
     """The measurement is not valid (errors, refused requests, a lost or duplicated event)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pinner(cpu: int | None) -> Callable[[], None] | None:

@@ -145,6 +145,31 @@ def demo(directory: Path) -> None:
     sys.exit(run_demo(directory, echo=click.echo, table=table))
 
 
+def _rate_limit(value: str) -> bool | int:
+    if value in ("on", "off"):
+        return value == "on"
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise click.BadParameter("on, off, or requests per second (a positive integer)")
+
+
+@cli.command()
+@click.option("--port", default=12111, show_default=True, help="Loopback port to serve on (0: any free one).")
+@click.option("--seed", default=1, show_default=True, help="Seed of the generated accounts (same seed, same data).")
+@click.option("--customers", default=200, show_default=True, help="Stripe customers to generate.")
+@click.option("--rate-limit", "rate_limit", default="on", show_default=True,
+              help="on: Stripe's test-mode limits (25 reads/s); off; or N requests/s.")
+def sandbox(port: int, seed: int, customers: int, rate_limit: str) -> None:
+    """Serve emulators of the cloud apps' APIs on 127.0.0.1 and print a config snippet pointing at them."""
+    from sandbox.server import serve as run
+
+    if port == 0:
+        from engine.net import free_port
+
+        port = free_port()
+    run("127.0.0.1", port, seed=seed, customers=customers, rate_limit=_rate_limit(rate_limit), echo=click.echo)
+
+
 def main() -> None:
     cli(prog_name="inlet")
 

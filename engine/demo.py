@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 
 from engine.access import StoreAccess
 from engine.config import load_config
+from engine.net import free_port
 
 DEMO_CONFIG = """\
 # Written by `inlet demo`. Query the store it made with:
@@ -38,18 +38,12 @@ sources:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_demo(directory: Path, echo, table) -> int:
     directory = Path(directory)
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     config_path = directory / "inlet.yaml"
-    port = _free_port()
+    port = free_port()
     config_path.write_text(DEMO_CONFIG.format(config=config_path, port=port))
     config = load_config(config_path)
     base = f"http://127.0.0.1:{port}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 from engine.config import load_config
+from engine.net import free_port
 from engine.server.app import create_app
 from engine.server.serve import _Server, build_state
 
@@ -28,12 +28,6 @@ DEFAULT_SOURCES = [
     {"id": "app", "name": "Mobile app", "channel": "mobile", "bridge": "webhook", "secret": "s3cret-token"},
     {"id": "legacy", "name": "Old site", "channel": "web", "bridge": "webhook", "enabled": False},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(directory: Path, sources=None, **sections) -> Path:
