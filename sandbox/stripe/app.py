@@ -137,6 +137,11 @@ def _dispatch(sb: StripeSandbox, method: str, path: str, params: dict[str, Any],
             return orjson.dumps(list_objects(sb, collection, params))
         _only_expand(params)
         return orjson.dumps(sb.retrieve(collection, object_id))
+    if method == "DELETE" and object_id is not None and collection in ("customers", "products", "invoices"):
+        # Prices have no DELETE in Stripe's API (only active=false): that URL stays unrecognized.
+        _only_expand(params)
+        delete = {"customers": sb.delete_customer, "products": sb.delete_product, "invoices": sb.delete_invoice}
+        return orjson.dumps(delete[collection](object_id, request=req))
     if collection != "customers":
         raise unrecognized_url(method, path)
     if method == "POST" and object_id is None:
@@ -145,9 +150,6 @@ def _dispatch(sb: StripeSandbox, method: str, path: str, params: dict[str, Any],
         customer = sb.live("customers", object_id)
         changes = customer_changes(params, customer["metadata"])
         return orjson.dumps(sb.update("customers", customer, changes, request=req))
-    if method == "DELETE" and object_id is not None:
-        _only_expand(params)
-        return orjson.dumps(sb.delete_customer(object_id, request=req))
     raise unrecognized_url(method, path)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.stripe import objects
+from sandbox.stripe import deletes, objects
 from sandbox.stripe.errors import no_such
 from sandbox.stripe.store import Collection, Index, Key, make_key
 
@@ -47,14 +47,15 @@ class Event:
 
 class StripeSandbox:
     """An emulated Stripe account: `customers` customers, `products` products (a monthly and a one-time price
-    each), `subscriptions` subscriptions (default customers // 2, each with its first invoice and, when paid,
-    a charge) and `charges` one-off charges (default customers // 2), created over the last ~90 days.
+    each) plus `unpriced_products` older ones without prices (the kind Stripe lets you delete), `subscriptions`
+    subscriptions (default customers // 2, each with its first invoice and, when paid, a charge) and `charges`
+    one-off charges (default customers // 2), created over the last ~90 days.
 
     `seed_events` also writes the `*.created` (and cancellation, payment) events of seeded objects that fall in
     the 30-day event window, as a real account that has been in use would have them."""
 
     def __init__(self, seed: int = 0, customers: int = 100, *, products: int = 5, subscriptions: int | None = None,
-                 charges: int | None = None, api_keys: Iterable[str] = ("sk_test_sandbox",),
+                 charges: int | None = None, unpriced_products: int = 2, api_keys: Iterable[str] = ("sk_test_sandbox",),
                  now: Callable[[], float] = time.time, seed_events: bool = True) -> None:
         from sandbox.stripe.seed import seed_account
 
@@ -72,6 +73,7 @@ class StripeSandbox:
         gc.disable()  # seeding builds ~10 dicts per customer and nothing cyclic: collection passes only cost
         try:
             seed_account(self, random.Random(seed), customers=customers, products=products,
+                         unpriced_products=unpriced_products,
                          subscriptions=customers // 2 if subscriptions is None else subscriptions,
                          charges=customers // 2 if charges is None else charges, events=seed_events)
         finally:
@@ -88,12 +90,14 @@ class StripeSandbox:
         return make_key(created, self._seq)
 
     def retrieve(self, collection: str, object_id: str) -> dict:
-        """The object, or Stripe's deleted stub for a deleted customer; unknown ids raise 404 resource_missing."""
+        """The object, or Stripe's deleted stub for a deleted customer; unknown ids raise 404 resource_missing.
+        Only customers keep a stub (the spec answers `anyOf [customer, deleted_customer]`); a deleted product,
+        invoice or price is simply gone: 404, like an id that never existed."""
         coll = self.collections[collection]
         obj = coll.by_id.get(object_id)
         if obj is not None:
             return obj
-        if object_id in coll.deleted:
+        if object_id in coll.deleted and collection == "customers":
             return {"id": object_id, "object": coll.kind, "deleted": True}
         raise no_such(coll.kind, object_id)
 
@@ -173,17 +177,42 @@ class StripeSandbox:
         self.emit("customer.subscription.deleted", sub, request=request)
         return sub
 
+    def remove(self, collection: str, object_id: str, *, request: Request = AUTOMATIC) -> dict:
+        """Delete without checks: `<kind>.deleted` carries the full last state without a `deleted` field
+        (VENDOR_FACTS 3.7), the object leaves its lists, and the API's `deleted` stub is returned."""
+        obj = self.live(collection, object_id)
+        kind = self.collections[collection].kind
+        self.emit(f"{kind}.deleted", obj, request=request)
+        self.collections[collection].delete(object_id)
+        return {"id": object_id, "object": kind, "deleted": True}
+
     def delete_customer(self, customer_id: str, *, request: Request = AUTOMATIC) -> dict:
         """Delete a customer: its open subscriptions are canceled first ("also immediately cancels any active
         subscriptions"), then `customer.deleted` carries the full pre-delete object without a `deleted` field."""
-        customer = self.live("customers", customer_id)
+        self.live("customers", customer_id)
         subs = self.collections["subscriptions"].by_customer.get(customer_id)
         for sub in list(subs.items) if subs else []:
             if sub["status"] not in ("canceled", "incomplete_expired"):
                 self.cancel_subscription(sub, request=request)
-        self.emit("customer.deleted", customer, request=request)
-        self.collections["customers"].delete(customer_id)
-        return {"id": customer_id, "object": "customer", "deleted": True}
+        return self.remove("customers", customer_id, request=request)
+
+    def delete_product(self, product_id: str, *, request: Request = AUTOMATIC) -> dict:
+        """`DELETE /v1/products/{id}`: only a product without prices; `product.deleted`."""
+        return deletes.delete_product(self, product_id, request)
+
+    def delete_invoice(self, invoice_id: str, *, request: Request = AUTOMATIC) -> dict:
+        """`DELETE /v1/invoices/{id}`: only a one-off draft; `invoice.deleted`."""
+        return deletes.delete_invoice(self, invoice_id, request)
+
+    def delete_price(self, price_id: str, *, request: Request = AUTOMATIC) -> dict:
+        """A price deleted in the Dashboard (the API cannot): only one never used and not its product's default
+        price; `price.deleted`, and the price is gone (404)."""
+        return deletes.delete_price(self, price_id, request)
+
+    def archive_price(self, price_id: str, *, request: Request = AUTOMATIC) -> dict:
+        """`active=false`, as `POST /v1/prices/{id}` or the Dashboard does: `price.updated` with
+        `previous_attributes: {"active": true}` (no event if already archived). A default price is refused."""
+        return deletes.archive_price(self, price_id, request)
 
     def create_customer(self, fields: dict[str, Any], *, request: Request = AUTOMATIC) -> dict:
         created = self.clock()
@@ -198,13 +227,21 @@ class StripeSandbox:
         self.emit("customer.created", customer, request=request)
         return customer
 
-    def mutate(self, updates: int, deletes: int, creates: int = 0) -> list[Event]:
+    def mutate(self, updates: int = 0, deletes: int = 0, creates: int = 0, *, product_creates: int = 0,
+               price_creates: int = 0, invoice_creates: int = 0, price_deletes: int = 0, product_deletes: int = 0,
+               invoice_deletes: int = 0) -> list[Event]:
         """Simulate account activity now: `updates` changed objects (mostly customers; also subscriptions
         canceled or edited, charges and invoices edited), `deletes` deleted customers, `creates` new customers
-        (half with a paid subscription). Deterministic for a seed and call sequence; returns the new events."""
-        from sandbox.stripe.mutate import run
+        (half with a paid subscription). Then, in this order: `product_creates` products without prices,
+        `price_creates` prices on random products, `invoice_creates` one-off draft invoices, and up to
+        `price_deletes` unused prices, `product_deletes` products without prices and `invoice_deletes` drafts
+        deleted. Seeding makes no drafts, so `invoice_deletes` first creates the drafts it lacks (with their
+        `invoice.created` events). Deterministic for a seed and call sequence; returns the new events."""
+        from sandbox.stripe.mutate import Catalog, run
 
         self.mutations += 1
         before = len(self.event_by_id)
-        run(self, random.Random(f"{self.seed}:mutate:{self.mutations}"), updates, deletes, creates)
+        catalog = Catalog(product_creates, price_creates, invoice_creates, price_deletes, product_deletes,
+                          invoice_deletes)
+        run(self, random.Random(f"{self.seed}:mutate:{self.mutations}"), updates, deletes, creates, catalog)
         return list(self.event_by_id.values())[before:]

@@ -1,14 +1,17 @@
 """`StripeSandbox.mutate`: account activity between two syncs, with the events Stripe would write for it.
 
 Changes are "automatic" (as if made in the Dashboard or by billing), so their events carry `request.id: null`.
+The catalogue and draft-invoice steps run after the customer ones, on the same random stream, so a call without
+them changes exactly what it changed before they existed.
 """
 
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sandbox.stripe import objects
+from sandbox.stripe.deletes import prices_in_use
 
 if TYPE_CHECKING:
     from sandbox.stripe.data import StripeSandbox
@@ -18,7 +21,19 @@ _UPDATE_KINDS = (("customer", 60), ("cancel_subscription", 15), ("subscription",
                  ("invoice", 5))
 
 
-def run(sb: StripeSandbox, rng: random.Random, updates: int, deletes: int, creates: int) -> None:
+class Catalog(NamedTuple):
+    """How many of each catalogue and draft-invoice change one `mutate` call makes (see `StripeSandbox.mutate`)."""
+
+    product_creates: int = 0
+    price_creates: int = 0
+    invoice_creates: int = 0
+    price_deletes: int = 0
+    product_deletes: int = 0
+    invoice_deletes: int = 0
+
+
+def run(sb: StripeSandbox, rng: random.Random, updates: int, deletes: int, creates: int,
+        catalog: Catalog | None = None) -> None:
     kinds, weights = zip(*_UPDATE_KINDS, strict=True)
     for _ in range(updates):
         kind = rng.choices(kinds, weights=weights)[0]
@@ -44,6 +59,60 @@ def run(sb: StripeSandbox, rng: random.Random, updates: int, deletes: int, creat
         customer = sb.create_customer(objects.random_customer_fields(rng, 10**7 + sb.mutations * 10**5 + n))
         if rng.random() < 0.5 and sb.collections["prices"].index.items:
             _subscribe(sb, rng, customer)
+    if catalog is not None:
+        _change_catalog(sb, rng, catalog)
+
+
+def _change_catalog(sb: StripeSandbox, rng: random.Random, catalog: Catalog) -> None:
+    now = sb.clock()
+    for n in range(catalog.product_creates):
+        name = f"{rng.choice(objects.PRODUCTS)[0]} {sb.mutations}.{n + 1}"
+        product = objects.product(objects.new_id(sb.ids, "prod", 14), now, name, None)
+        sb.add("products", product)
+        sb.emit("product.created", product)
+    for _ in range(catalog.price_creates):
+        product = _pick(sb, rng, "products", lambda p: p["active"])
+        if product is not None:
+            amount = rng.choice(objects.PRODUCTS)[1]
+            price = objects.price(objects.new_id(sb.ids, "price", 24), now, product["id"], amount,
+                                  rng.choice(("month", None)))
+            sb.add("prices", price)
+            sb.emit("price.created", price)
+    # Seeding makes no drafts, so deleting drafts first creates the ones missing (a scan: only when asked).
+    drafts = [i for i in sb.collections["invoices"].index.items if i["status"] == "draft" and not i["subscription"]] \
+        if catalog.invoice_creates or catalog.invoice_deletes else []
+    for _ in range(max(catalog.invoice_creates, catalog.invoice_deletes - len(drafts))):
+        draft = _draft(sb, rng, now)
+        if draft is not None:
+            drafts.append(draft)
+    if catalog.price_deletes:
+        used = prices_in_use(sb)  # the Dashboard deletes only prices never used
+        unused = [p for p in sb.collections["prices"].index.items if p["id"] not in used]
+        for price in _sample(rng, unused, catalog.price_deletes):
+            sb.delete_price(price["id"])
+    if catalog.product_deletes:
+        priced = {p["product"] for p in sb.collections["prices"].by_id.values()}
+        bare = [p for p in sb.collections["products"].index.items if p["id"] not in priced]
+        for product in _sample(rng, bare, catalog.product_deletes):
+            sb.delete_product(product["id"])
+    for invoice in _sample(rng, drafts, catalog.invoice_deletes):
+        sb.delete_invoice(invoice["id"])
+
+
+def _draft(sb: StripeSandbox, rng: random.Random, now: int) -> dict | None:
+    """A one-off draft for a random customer with one active one-time price on it (none if there is none)."""
+    customer = _pick(sb, rng, "customers", lambda c: True)
+    if customer is None:
+        return None
+    price = _pick(sb, rng, "prices", lambda p: p["active"] and p["type"] == "one_time")
+    invoice = objects.draft_invoice(objects.new_id(sb.ids, "in", 24), now, customer["id"], price)
+    sb.add("invoices", invoice)
+    sb.emit("invoice.created", invoice)
+    return invoice
+
+
+def _sample(rng: random.Random, items: list[dict], n: int) -> list[dict]:
+    return rng.sample(items, min(n, len(items))) if n > 0 else []
 
 
 def _pick(sb: StripeSandbox, rng: random.Random, collection: str, ok) -> dict | None:
@@ -76,7 +145,7 @@ def _customer_change(rng: random.Random, customer: dict) -> dict:
 def _subscribe(sb: StripeSandbox, rng: random.Random, customer: dict) -> None:
     """A new paid monthly subscription: subscription, first invoice and its charge, with their events."""
     now = sb.clock()
-    prices = [p for p in sb.collections["prices"].index.items if p["type"] == "recurring"]
+    prices = [p for p in sb.collections["prices"].index.items if p["type"] == "recurring" and p["active"]]
     if not prices:
         return
     sub = objects.subscription(sb.ids, objects.new_id(sb.ids, "sub", 24), now, customer["id"], rng.choice(prices),

@@ -22,6 +22,7 @@ CITIES = (("Berlin", "DE", "10115"), ("Lyon", "FR", "69001"), ("Austin", "US", "
           ("Osaka", "JP", "530-0001"), ("Porto", "PT", "4000-001"))
 PRODUCTS = (("Starter", 900), ("Team", 2900), ("Business", 9900), ("Analytics add-on", 1500), ("Support plus", 4900),
             ("Storage pack", 500), ("Enterprise", 49900), ("Seat", 1200))
+UNPRICED = ("Beta add-on", "Legacy bundle", "Partner kit", "Workshop")  # catalogue entries never given a price
 NULL_ADDRESS = {"city": None, "country": None, "line1": None, "line2": None, "postal_code": None, "state": None}
 INVOICE_SETTINGS = {"custom_fields": None, "default_payment_method": None, "footer": None, "rendering_options": None}
 DAY = 86_400
@@ -167,6 +168,31 @@ def invoice(rng: random.Random, object_id: str, created: int, sub: dict, number:
         "status_transitions": {"finalized_at": created, "marked_uncollectible_at": None,
                                "paid_at": created if paid else None, "voided_at": None},
         "subscription": sub["id"], "subtotal": amount, "total": amount, "webhooks_delivered_at": created,
+    }
+
+
+def draft_invoice(object_id: str, created: int, customer_id: str, item_price: dict | None) -> dict:
+    """A one-off draft (`POST /v1/invoices` after one invoice item, or none): no number, no hosted URLs, nothing
+    finalized, attempted or paid yet, no subscription. Such a draft is the one kind of invoice Stripe deletes."""
+    amount = item_price["unit_amount"] if item_price else 0
+    lines = [] if item_price is None else [{
+        "id": derived_id("il", object_id), "object": "line_item", "amount": amount, "currency": "usd",
+        "description": "One-off item", "discountable": True, "livemode": False, "metadata": {},
+        "period": {"start": created, "end": created}, "price": item_price, "proration": False, "quantity": 1,
+        "subscription": None, "type": "invoiceitem"}]
+    return {
+        "id": object_id, "object": "invoice", "account_country": "US", "amount_due": amount, "amount_paid": 0,
+        "amount_remaining": amount, "attempt_count": 0, "attempted": False, "billing_reason": "manual",
+        "charge": None, "collection_method": "charge_automatically", "created": created, "currency": "usd",
+        "customer": customer_id, "description": None, "due_date": None, "hosted_invoice_url": None,
+        "invoice_pdf": None,
+        "lines": {"object": "list", "data": lines, "has_more": False, "total_count": len(lines),
+                  "url": f"/v1/invoices/{object_id}/lines"},
+        "livemode": False, "metadata": {}, "number": None, "paid": False, "period_end": created,
+        "period_start": created, "status": "draft",
+        "status_transitions": {"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None,
+                               "voided_at": None},
+        "subscription": None, "subtotal": amount, "total": amount, "webhooks_delivered_at": None,
     }
 
 

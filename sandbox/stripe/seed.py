@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 _STATUSES = (("active", 70), ("trialing", 8), ("past_due", 7), ("canceled", 15))
 
 
-def seed_account(sb: StripeSandbox, rng: random.Random, *, customers: int, products: int, subscriptions: int,
-                 charges: int, events: bool) -> None:
+def seed_account(sb: StripeSandbox, rng: random.Random, *, customers: int, products: int, unpriced_products: int,
+                 subscriptions: int, charges: int, events: bool) -> None:
     now = sb.clock()
     history: list[tuple[int, str, dict]] = []  # (created, event type, snapshot) of seeded happenings
 
@@ -33,6 +33,18 @@ def seed_account(sb: StripeSandbox, rng: random.Random, *, customers: int, produ
         product_rows.append((sb.next_key(created), objects.product(product_id, created, name, month["id"])))
         price_rows += [(sb.next_key(month["created"]), month), (sb.next_key(once["created"]), once)]
         monthly.append(month)
+    # Products never given a price (the only ones Stripe lets you delete). They draw from their own random stream
+    # so the rest of the account stays what it was for a seed, and predate the priced ones, so the newest
+    # product still has prices.
+    extra = random.Random(f"{sb.seed}:unpriced")
+    for i in range(unpriced_products):
+        created = now - 150 * DAY + extra.randrange(25 * DAY)
+        name = objects.UNPRICED[i % len(objects.UNPRICED)]
+        name = name if i < len(objects.UNPRICED) else f"{name} {i // len(objects.UNPRICED) + 1}"
+        product_rows.append((sb.next_key(created), objects.product(objects.new_id(extra, "prod", 14), created,
+                                                                   name, None)))
+    history += [(p["created"], "product.created", p) for _, p in product_rows]
+    history += [(p["created"], "price.created", p) for _, p in price_rows]
     sb.collections["products"].load(product_rows)
     sb.collections["prices"].load(price_rows)
 

@@ -145,6 +145,9 @@ class Collection:
     def delete(self, object_id: str) -> dict:
         """Unlist an object; its id stays known (a cursor on it still works, retrieval says deleted)."""
         obj = self.by_id.pop(object_id)
-        self.index.discard(self.key_of[object_id])
+        key = self.key_of[object_id]
+        self.index.discard(key)
+        if "customer" in obj and obj["object"] != "customer" and obj["customer"] in self.by_customer:
+            self.by_customer[obj["customer"]].discard(key)  # so `?customer=` lists drop it too
         self.deleted.add(object_id)
         return obj
