@@ -122,6 +122,31 @@ def status(ctx: click.Context, fmt: str) -> None:
 
 
 @cli.command()
+@click.argument("source_id")
+@click.option("--object", "object_name", metavar="NAME", help="Sync only this object (plural API name: customers).")
+@click.option("--full-refresh", is_flag=True,
+              help="Read every object again (not only changes since the cursor); marks what is gone as deleted.")
+@click.pass_context
+def sync(ctx: click.Context, source_id: str, object_name: str | None, full_refresh: bool) -> None:
+    """Pull one source now (in the running server, else here) and print what changed."""
+    from engine.sync.launch import SyncFailed, run
+    from engine.sync.report import ProgressLine, print_summary
+    from engine.sync.service import SyncRefused, pull_source
+
+    config = _config(ctx)
+    try:
+        pull_source(config, source_id, object_name)
+        result = run(config, source_id, object_name, full_refresh, ProgressLine())
+    except (SyncRefused, SyncFailed, StoreError) as exc:
+        _fail(f"sync of {source_id} failed: {exc}" if isinstance(exc, StoreError) else str(exc))
+    if "skipped" in result:
+        _fail(result["skipped"])
+    print_summary(result, click.echo)
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def snapshot(ctx: click.Context, path: Path) -> None:

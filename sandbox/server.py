@@ -22,7 +22,6 @@ SNIPPET = """\
     bridge: stripe
     api_key: {stripe_key}
     base_url: {base_url}
-    schedule: {{every: 15m}}
 """
 
 

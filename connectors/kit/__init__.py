@@ -20,7 +20,14 @@ from connectors.kit.errors import (
     TransientError,
 )
 from connectors.kit.limiter import RateLimiter, capacity_from_headers
-from connectors.kit.pagination import AfterCursor, ConnectionCursor, LinkHeader, Paginator, StartingAfter
+from connectors.kit.pagination import (
+    AfterCursor,
+    ConnectionCursor,
+    EndingBefore,
+    LinkHeader,
+    Paginator,
+    StartingAfter,
+)
 from connectors.kit.retry import RetryPolicy
 from connectors.kit.statuses import STATUS_TABLE, Action, Decision, classify, parse_retry_after
 
@@ -34,6 +41,7 @@ __all__ = [
     "CredentialsRefused",
     "DailyLimitReached",
     "Decision",
+    "EndingBefore",
     "FatalError",
     "HeaderToken",
     "LinkHeader",

@@ -19,7 +19,7 @@ import httpx
 
 from connectors.kit.errors import PaginationError, PaginationLoop
 
-__all__ = ["AfterCursor", "ConnectionCursor", "LinkHeader", "Paginator", "StartingAfter", "dig"]
+__all__ = ["AfterCursor", "ConnectionCursor", "EndingBefore", "LinkHeader", "Paginator", "StartingAfter", "dig"]
 
 Params = dict[str, Any]
 _MISSING: Any = object()
@@ -84,6 +84,21 @@ class StartingAfter(_PageSize):
         if not data:
             raise PaginationError("", "", None, "has_more is true but the page is empty: no id to start after")
         return {**self._base, "limit": self.limit, "starting_after": self._token(data[-1]["id"])}
+
+
+class EndingBefore(_PageSize):
+    """Stripe lists read forwards in time (events since a cursor): `ending_before` = the page's first (newest)
+    id gives the page just newer than it; `has_more` says whether newer ones remain. Each page is still newest
+    first, so callers reverse it to apply events in order."""
+
+    def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
+        page = self._json(response, body)
+        if not page.get("has_more"):
+            return None
+        data = page.get("data") or []
+        if not data:
+            raise PaginationError("", "", None, "has_more is true but the page is empty: no id to end before")
+        return {**self._base, "limit": self.limit, "ending_before": self._token(data[0]["id"])}
 
 
 class AfterCursor(_PageSize):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
@@ -101,19 +101,68 @@ class RedirectSource(_SourceBase):
     links: dict[Annotated[str, Field(pattern=ID_PATTERN)], Link] = {}
 
 
+class _PullSource(_SourceBase):
+    """A cloud app inlet reads. `base_url` replaces the vendor's scheme and host (a sandbox, a proxy);
+    `objects` takes the plural API names; `rate_limit` lowers the requests per second below the vendor's."""
+
+    OBJECTS: ClassVar[tuple[str, ...]] = ()
+    base_url: str | None = None
+    objects: list[str] | None = None
+    rate_limit: Annotated[float, Field(gt=0, le=10_000)] | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+                or parts.query:
+            raise ValueError(f"{value!r} is not a scheme and host like https://api.example.com (no path)")
+        return value.rstrip("/")
+
+    @field_validator("objects")
+    @classmethod
+    def _known_objects(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        unknown = [o for o in value if o not in cls.OBJECTS]
+        if unknown:
+            raise ValueError(f"unknown object {unknown[0]!r}; this bridge syncs {', '.join(cls.OBJECTS)}")
+        if not value:
+            raise ValueError("list at least one object, or leave `objects` out to sync all of them")
+        return list(dict.fromkeys(value))
+
+    @property
+    def object_names(self) -> list[str]:
+        return list(self.objects or self.OBJECTS)
+
+
+class StripeSource(_PullSource):
+    """Stripe: a secret or restricted key (`sk_test_…`, `sk_live_…`, `rk_…`); the key decides test or live mode."""
+
+    OBJECTS: ClassVar[tuple[str, ...]] = ("customers", "charges", "invoices", "subscriptions", "products", "prices")
+    bridge: Literal["stripe"]
+    api_key: SecretStr
+    webhook_secret: SecretStr | None = None
+
+
 # One model per bridge, discriminated on `bridge`.
-SourceConfig = Annotated[WebhookSource | RedirectSource, Field(discriminator="bridge")]
-BRIDGES: tuple[str, ...] = ("webhook", "redirect")
+SourceConfig = Annotated[WebhookSource | RedirectSource | StripeSource, Field(discriminator="bridge")]
+AnySource = WebhookSource | RedirectSource | StripeSource
+PullSource = _PullSource
+BRIDGES: tuple[str, ...] = ("webhook", "redirect", "stripe")
+PULL_BRIDGES: frozenset[str] = frozenset({"stripe"})
 PUSH_BRIDGES: frozenset[str] = frozenset({"webhook"})  # the bridges the collect webhooks accept
 
 
 class Config(_Model):
-    _by_id: dict[str, WebhookSource | RedirectSource] = PrivateAttr(default_factory=dict)
+    _by_id: dict[str, AnySource] = PrivateAttr(default_factory=dict)
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
     sources: list[SourceConfig] = []
 
-    def source(self, source_id: str) -> WebhookSource | RedirectSource | None:
+    def source(self, source_id: str) -> AnySource | None:
         return self._by_id.get(source_id)
 
     def model_post_init(self, context: Any) -> None:

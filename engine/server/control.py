@@ -7,6 +7,8 @@ query through it, nobody else. The protocol is JSON lines: one request, then ans
     {"op": "ping"}                         -> {"ok": true, "pid": 123}
     {"op": "sql", "query": "SELECT 1"}     -> {"columns": [...], "types": [...]}, {"rows": [...]}..., {"end": true}
     {"op": "snapshot", "path": "/x.duckdb"} -> {"ok": true, "path": "/x.duckdb"}
+    {"op": "sync", "source_id": "billing", "object": null, "full_refresh": false}
+                                           -> {"progress": {...}}..., {"result": {...}} (or {"skipped": "..."})
 Any step may answer {"error": "..."} instead, and that ends the answer.
 """
 
@@ -25,6 +27,7 @@ from engine.output import jsonable_rows
 from engine.server.state import InletState
 from engine.store import StoreBehind
 from engine.store.reader import QueryError, run_query
+from engine.sync.service import SyncRefused, result_dict
 
 log = logging.getLogger("inlet.control")
 _MAX_UNIX_PATH = 100
@@ -82,6 +85,8 @@ class ControlServer:
                 await _send(writer, {"ok": True, "pid": os.getpid()})
             elif op == "sql":
                 await self._sql(writer, str(request.get("query", "")))
+            elif op == "sync":
+                await self._sync(writer, request)
             elif op == "snapshot":
                 path = await self.state.snapshot(Path(request["path"]))
                 await _send(writer, {"ok": True, "path": str(path)})
@@ -118,6 +123,33 @@ class ControlServer:
             if query is not None:
                 query.chunks.close()  # ends the read-only transaction if the client went away mid-way
             cur.close()
+
+
+    async def _sync(self, writer: asyncio.StreamWriter, request: dict) -> None:
+        """Run a sync in this process and stream its progress. A client that goes away does not stop it."""
+        gone = False
+
+        def progress(name: str, counts, done: bool) -> None:
+            nonlocal gone
+            if gone:
+                return
+            try:
+                writer.write(orjson.dumps({"progress": {"object": name, "read": counts.read,
+                                                        "changed": counts.changed, "done": done}}) + b"\n")
+            except (ConnectionError, RuntimeError):
+                gone = True
+
+        try:
+            result = await self.state.syncs.sync(str(request.get("source_id")), object_name=request.get("object"),
+                                                 full_refresh=bool(request.get("full_refresh")), progress=progress)
+        except SyncRefused as exc:
+            await _send(writer, {"error": str(exc)})
+            return
+        if result is None:
+            await _send(writer, {"skipped": "a sync of this source is already running in the server; "
+                                            "this one was skipped (see sync_runs)"})
+        else:
+            await _send(writer, {"result": result_dict(result)})
 
 
 async def _send(writer: asyncio.StreamWriter, message: dict) -> None:

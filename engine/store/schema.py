@@ -69,4 +69,47 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE ingest_state (seq BIGINT NOT NULL);
     INSERT INTO ingest_state VALUES (0);
     """,
+    # 3: pulled objects (latest state), sync cursors, the run log, and the ids a full read has seen so far.
+    """
+    CREATE TABLE records (
+        source_id   VARCHAR NOT NULL,
+        object_type VARCHAR NOT NULL,       -- singular: customer, subscription
+        external_id VARCHAR NOT NULL,       -- the vendor's id
+        updated_at  TIMESTAMPTZ NOT NULL,   -- when this version was current: the vendor's event time, else when read
+        deleted     BOOLEAN NOT NULL,       -- deleted remotely; data keeps the last state seen
+        data        JSON NOT NULL,
+        synced_at   TIMESTAMPTZ NOT NULL,   -- when inlet last wrote this row (an unchanged object is not rewritten)
+        PRIMARY KEY (source_id, object_type, external_id)
+    );
+    CREATE TABLE sync_state (
+        source_id   VARCHAR NOT NULL,
+        object_type VARCHAR NOT NULL,
+        cursor      JSON,                   -- the stream's position, committed with the rows it covers
+        updated_at  TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (source_id, object_type)
+    );
+    CREATE TABLE sync_runs (
+        run_id          UUID NOT NULL,
+        source_id       VARCHAR NOT NULL,
+        object_type     VARCHAR NOT NULL,
+        started_at      TIMESTAMPTZ NOT NULL,
+        finished_at     TIMESTAMPTZ,
+        status          VARCHAR NOT NULL,   -- running, succeeded, failed, skipped
+        records_read    BIGINT NOT NULL,
+        records_changed BIGINT NOT NULL,    -- created + updated + deleted
+        error           VARCHAR,
+        records_created BIGINT NOT NULL DEFAULT 0,
+        records_updated BIGINT NOT NULL DEFAULT 0,
+        records_deleted BIGINT NOT NULL DEFAULT 0,
+        mode            VARCHAR,            -- how the run read: list, events, full refresh
+        notes           VARCHAR,            -- what the run decided on its own (a fall back to a full read)
+        requests        BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sync_seen (                -- ids met by a full read still in progress; emptied when it ends
+        source_id   VARCHAR NOT NULL,
+        object_type VARCHAR NOT NULL,
+        scan_id     VARCHAR NOT NULL,
+        external_id VARCHAR NOT NULL
+    );
+    """,
 )

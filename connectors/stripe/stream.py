@@ -1,0 +1,175 @@
+"""One Stripe object, read as a stream of pages for the sync runner.
+
+The first run (and a full refresh) reads the list endpoint, newest first, as a complete read: the runner then
+knows which stored objects were not met. Before it starts it notes the newest event of the object's types,
+so that the next runs read `/v1/events` from there, oldest first (`ending_before`), and apply each event's copy
+of the object. Stripe keeps events for 30 days: a cursor older than that falls back to a new complete read,
+and the run log says so.
+
+Cursors (JSON, committed with each page):
+    {"mode": "list", "scan": ..., "after": <last id read>, "created": <its created>, "next": <events cursor>}
+    {"mode": "events", "after": <last event id applied or null>, "at": <its created, or when we looked>}
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from connectors.kit import EndingBefore, RequestRejected, SourceClient, StartingAfter
+from connectors.stripe.objects import StripeObject
+from engine.ids import new_id
+from engine.sync.model import Page, RecordIn
+
+RETENTION = 30 * 86400  # seconds of events Stripe keeps
+RETENTION_MARGIN = 3600  # fall back a little early: an event expiring mid-run would break the chain
+CLOCK_MARGIN = 300  # when no event marks the start, look back this far (our clock vs Stripe's)
+PAGE_SIZE = 100  # Stripe's maximum
+
+
+class StripeStream:
+    def __init__(self, client: SourceClient, obj: StripeObject, *, now: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.obj = obj
+        self.name = obj.name
+        self.object_type = obj.object_type
+        self._now = now
+
+    # -- entry -----------------------------------------------------------------------------------------------
+    async def read(self, cursor: Any, *, full_refresh: bool) -> AsyncIterator[Page]:
+        if full_refresh or not isinstance(cursor, dict) or cursor.get("mode") not in ("list", "events"):
+            async for page in self._scan(None, "full refresh" if full_refresh and cursor else "list"):
+                yield page
+            return
+        if cursor["mode"] == "list":
+            async for page in self._scan(cursor, cursor.get("how", "list")):
+                yield page
+            return
+        async for page in self._events(cursor):
+            yield page
+
+    # -- complete read of the list endpoint -------------------------------------------------------------------
+    async def _scan(self, cursor: dict | None, how: str, note: str | None = None) -> AsyncIterator[Page]:
+        requests = 0
+        if cursor is None:
+            after_events, requests = await self._events_start(), 1
+            cursor = {"mode": "list", "how": how, "scan": new_id(), "after": None, "created": None,
+                      "next": after_events}
+        params: dict[str, Any] = dict(self.obj.list_params)
+        if cursor["after"] is not None:
+            params["starting_after"] = cursor["after"]
+        pages = self._list_pages(params, cursor)
+        async for records in pages:
+            requests += 1
+            if records:
+                last = records[-1]
+                cursor = {**cursor, "after": last["id"], "created": last.get("created")}
+            yield Page([RecordIn(r["id"], r) for r in records], cursor, scan_id=cursor["scan"],
+                       requests=requests, mode=how, note=note)
+            requests, note = 0, None
+        yield Page([], cursor["next"], scan_id=cursor["scan"], scan_complete=True, requests=requests, mode=how,
+                   note=note)
+
+    async def _list_pages(self, params: dict[str, Any], cursor: dict) -> AsyncIterator[list[dict]]:
+        """The list from `starting_after`; when that object has been deleted since (Stripe: 404), from its
+        `created` second instead (objects met twice are unchanged and cost nothing)."""
+        try:
+            async for records in self.client.pages(StartingAfter(PAGE_SIZE), self.obj.path, params,
+                                                   object_name=self.name, records_path="data"):
+                yield records
+        except RequestRejected as exc:
+            if exc.status != 404 or "starting_after" not in params or cursor.get("created") is None:
+                raise
+            params = {k: v for k, v in params.items() if k != "starting_after"}
+            params["created[lte]"] = cursor["created"]
+            async for records in self.client.pages(StartingAfter(PAGE_SIZE), self.obj.path, params,
+                                                   object_name=self.name, records_path="data"):
+                yield records
+
+    async def _events_start(self) -> dict:
+        """The events cursor a complete read starting now hands over to: the newest event of our types."""
+        body = await self.client.get_json("/v1/events", {"types[]": list(self.obj.event_types), "limit": 1},
+                                          object_name=self.name)
+        data = body.get("data") or []
+        if data:
+            return {"mode": "events", "after": data[0]["id"], "at": data[0]["created"]}
+        return {"mode": "events", "after": None, "at": int(self._now()) - CLOCK_MARGIN}
+
+    # -- events since the cursor ------------------------------------------------------------------------------
+    async def _events(self, cursor: dict) -> AsyncIterator[Page]:
+        now = int(self._now())
+        if cursor.get("at", 0) < now - RETENTION + RETENTION_MARGIN:
+            note = ("the cursor is older than the 30 days of events Stripe keeps: read every object again "
+                    "(a complete read, which also finds deletions)")
+            async for page in self._scan(None, "list (events expired)", note):
+                yield page
+            return
+        requests = 0
+        after = cursor.get("after")
+        if after is None:
+            first, requests = await self._oldest_event_since(cursor["at"])
+            if first is None:  # nothing happened: move the mark forward so it never ages out
+                yield Page([], {"mode": "events", "after": None, "at": now - CLOCK_MARGIN}, requests=requests,
+                           mode="events")
+                return
+            records, cursor = await self._apply([first], cursor)
+            yield Page(records, cursor, requests=requests, mode="events")
+            requests, after = 0, first["id"]
+        params = {"types[]": list(self.obj.event_types), "ending_before": after}
+        try:
+            async for events in self.client.pages(EndingBefore(PAGE_SIZE), "/v1/events", params,
+                                                  object_name=self.name, records_path="data"):
+                requests += 1
+                events.reverse()  # newest first on the wire; applied oldest first
+                records, cursor = await self._apply(events, cursor)
+                yield Page(records, cursor, requests=requests, mode="events")
+                requests = 0
+        except RequestRejected as exc:
+            if exc.status != 404:
+                raise
+            note = f"the event the cursor points at ({after}) is gone from Stripe: read every object again"
+            async for page in self._scan(None, "list (events expired)", note):
+                yield page
+
+    async def _oldest_event_since(self, at: int) -> tuple[dict | None, int]:
+        """Walk the events created at or after `at` (newest first) to the oldest one; keeps one page in memory."""
+        oldest, requests = None, 0
+        params = {"types[]": list(self.obj.event_types), "created[gte]": at}
+        async for events in self.client.pages(StartingAfter(PAGE_SIZE), "/v1/events", params,
+                                              object_name=self.name, records_path="data"):
+            requests += 1
+            if events:
+                oldest = events[-1]
+        return oldest, requests
+
+    async def _apply(self, events: list[dict], cursor: dict) -> tuple[list[RecordIn], dict]:
+        records = []
+        for event in events:
+            cursor = {"mode": "events", "after": event["id"], "at": event["created"]}
+            obj = (event.get("data") or {}).get("object")
+            if event.get("type") not in self.obj.event_types:
+                continue
+            if not isinstance(obj, dict) or obj.get("object") != self.object_type or "id" not in obj:
+                obj = await self._refetch(event)
+                if obj is None:
+                    continue
+            deleted = event["type"] in self.obj.deleted_by or obj.get("deleted") is True
+            records.append(RecordIn(obj["id"], None if obj.get("deleted") is True else obj, deleted=deleted,
+                                    updated_at_us=int(event["created"]) * 1_000_000, vendor_event_id=event["id"]))
+        return records, cursor
+
+    async def _refetch(self, event: dict) -> dict | None:
+        """The object itself, when the event's copy is missing or not the object (thin events); a 404 is a
+        deletion."""
+        obj = (event.get("data") or {}).get("object") or {}
+        object_id = obj.get("id") if isinstance(obj, dict) else None
+        object_id = object_id or (event.get("related_object") or {}).get("id")
+        if not object_id:
+            return None
+        try:
+            return await self.client.get_json(f"{self.obj.path}/{object_id}", object_name=self.name)
+        except RequestRejected as exc:
+            if exc.status == 404:
+                return {"id": object_id, "object": self.object_type, "deleted": True}
+            raise

@@ -1,0 +1,1 @@
+"""The sync runner: connectors' pages into `records`, `events`, `sync_state` and `sync_runs`."""

@@ -1,0 +1,228 @@
+"""Applying pages of object versions to the store: the job the store writer runs, one transaction per call.
+
+Per call: the versions are deduplicated (a later page wins, then the newest `updated_at`, then the later
+position: DuckDB's upsert would otherwise keep the first of two rows with the same key and drop the other),
+compared with `records`, and only what changed is written, to `records` (upsert) and to `events`
+(`<object_type>.created|updated|deleted`). The stream's cursor and the run's counts are written in the same
+transaction, so a crash leaves either all of it or none.
+
+A complete read (`scan_id`) also notes which unchanged records it met, in `sync_seen`. When it ends, the
+records it neither met nor wrote since it began are marked deleted. Records written after the scan began
+(by this scan, or by anything else) are never touched by that rule.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from engine.sync.model import Page
+
+_TS = pa.timestamp("us", tz="UTC")
+_INCOMING = pa.schema([("external_id", pa.string()), ("data", pa.string()), ("deleted", pa.bool_()),
+                       ("updated_at", _TS), ("vendor_event_id", pa.string()), ("pos", pa.int64())])
+
+
+@dataclass(slots=True)
+class Counts:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    requests: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.updated + self.deleted
+
+    def add(self, other: Counts) -> None:
+        self.read += other.read
+        self.created += other.created
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.requests += other.requests
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def scan_started_us(scan_id: str) -> int:
+    """A scan id is a UUIDv7: its first 48 bits are the milliseconds when the scan began."""
+    return int(scan_id.replace("-", "")[:12], 16) * 1000
+
+
+@dataclass(slots=True)
+class Target:
+    source_id: str
+    object_type: str
+    run_id: str
+
+
+def apply_pages(con: duckdb.DuckDBPyConnection, target: Target, pages: list[Page]) -> Counts:
+    """Apply `pages` (in order) and commit the last one's cursor; the caller holds the transaction."""
+    counts = Counts()
+    now = now_us()
+    segment: list[Page] = []
+    for page in pages:
+        segment.append(page)
+        counts.requests += page.requests
+        if page.scan_complete:
+            counts.add(_apply_records(con, target, segment, now))
+            segment = []
+            counts.deleted += _complete_scan(con, target, page.scan_id, now)
+    if segment:
+        counts.add(_apply_records(con, target, segment, now))
+    if pages:
+        _save_cursor(con, target, pages[-1].cursor, now)
+        _log_progress(con, target, counts, pages)
+    return counts
+
+
+def _incoming(pages: list[Page], now: int) -> pa.Table:
+    ids, datas, deleted, updated, vendor, pos = [], [], [], [], [], []
+    dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
+    n = 0
+    for index, page in enumerate(pages):
+        base = index << 32  # a later page wins over any position in an earlier one
+        for record in page.records:
+            ids.append(record.external_id)
+            datas.append(None if record.data is None else dumps(record.data, option=sort).decode())
+            deleted.append(record.deleted)
+            updated.append(now if record.updated_at_us is None else record.updated_at_us)
+            vendor.append(record.vendor_event_id)
+            pos.append(base + n)
+            n += 1
+    arrays = [pa.array(ids, pa.string()), pa.array(datas, pa.string()), pa.array(deleted, pa.bool_()),
+              pa.array(updated, _TS), pa.array(vendor, pa.string()), pa.array(pos, pa.int64())]
+    return pa.Table.from_arrays(arrays, schema=_INCOMING)
+
+
+_CHANGES = """
+    SELECT i.external_id,
+           coalesce(i.data, r.data::VARCHAR, '{}') AS data,
+           i.deleted,
+           i.updated_at,
+           i.vendor_event_id,
+           CASE WHEN i.deleted THEN 'deleted' WHEN r.external_id IS NULL THEN 'created' ELSE 'updated' END AS change
+    FROM (SELECT * FROM incoming
+          QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY pos >> 32 DESC, updated_at DESC, pos DESC) = 1
+         ) i
+    LEFT JOIN records r ON r.source_id = $source AND r.object_type = $type AND r.external_id = i.external_id
+    WHERE r.external_id IS NULL
+       OR (i.deleted AND NOT r.deleted)
+       OR (NOT i.deleted AND (r.deleted OR r.data::VARCHAR IS DISTINCT FROM i.data))
+"""
+
+_UPSERT = """
+    INSERT INTO records
+    SELECT $source, $type, external_id, updated_at, deleted, data, make_timestamp($now)::TIMESTAMPTZ FROM changes
+    ON CONFLICT (source_id, object_type, external_id) DO UPDATE SET
+        updated_at = excluded.updated_at, deleted = excluded.deleted, data = excluded.data,
+        synced_at = excluded.synced_at
+"""
+
+_EVENTS = """
+    INSERT INTO events
+    SELECT uuidv7(), $source, $type || '.' || change, updated_at, make_timestamp($now)::TIMESTAMPTZ, NULL, NULL,
+           data, json_object('sync_run_id', $run::VARCHAR, 'object_type', $type, 'external_id', external_id,
+                             'vendor_event_id', vendor_event_id)
+    FROM changes
+"""
+
+_SEEN = """
+    INSERT INTO sync_seen
+    SELECT $source, $type, $scan, i.external_id FROM incoming i
+    JOIN records r ON r.source_id = $source AND r.object_type = $type AND r.external_id = i.external_id
+    WHERE r.synced_at < make_timestamp($started)::TIMESTAMPTZ
+"""
+
+
+def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[Page], now: int) -> Counts:
+    incoming = _incoming(pages, now)
+    counts = Counts(read=incoming.num_rows)
+    if not incoming.num_rows:
+        return counts
+    keys = {"source": target.source_id, "type": target.object_type}
+    con.register("incoming", incoming)
+    try:
+        scan_id = pages[-1].scan_id
+        if scan_id is not None:  # before the upsert: records it rewrites are recent enough to be safe anyway
+            con.execute(_SEEN, {**keys, "scan": scan_id, "started": scan_started_us(scan_id)})
+        changes = con.sql(_CHANGES, params=keys).to_arrow_table()
+    finally:
+        con.unregister("incoming")
+    if not changes.num_rows:
+        return counts
+    con.register("changes", changes)
+    try:
+        con.execute(_UPSERT, {**keys, "now": now})
+        con.execute(_EVENTS, {**keys, "now": now, "run": target.run_id})
+    finally:
+        con.unregister("changes")
+    kinds = changes.column("change").to_pylist()
+    counts.created, counts.updated, counts.deleted = (kinds.count(k) for k in ("created", "updated", "deleted"))
+    return counts
+
+
+_MISSING = """
+    SELECT r.external_id, r.data::VARCHAR AS data, true AS deleted,
+           make_timestamp($now)::TIMESTAMPTZ AS updated_at, NULL::VARCHAR AS vendor_event_id, 'deleted' AS change
+    FROM records r
+    WHERE r.source_id = $source AND r.object_type = $type AND NOT r.deleted
+      AND r.synced_at < make_timestamp($started)::TIMESTAMPTZ
+      AND r.external_id NOT IN (SELECT external_id FROM sync_seen
+                                WHERE source_id = $source AND object_type = $type AND scan_id = $scan)
+"""
+
+
+def _complete_scan(con: duckdb.DuckDBPyConnection, target: Target, scan_id: str | None, now: int) -> int:
+    """Mark deleted what the complete read `scan_id` did not meet; returns how many."""
+    if scan_id is None:
+        return 0
+    keys = {"source": target.source_id, "type": target.object_type, "scan": scan_id}
+    missing = con.sql(_MISSING, params={**keys, "now": now, "started": scan_started_us(scan_id)}).to_arrow_table()
+    if missing.num_rows:
+        con.register("changes", missing)
+        try:
+            con.execute(_UPSERT, {"source": target.source_id, "type": target.object_type, "now": now})
+            con.execute(_EVENTS, {"source": target.source_id, "type": target.object_type, "now": now,
+                                  "run": target.run_id})
+        finally:
+            con.unregister("changes")
+    con.execute("DELETE FROM sync_seen WHERE source_id = $source AND object_type = $type AND scan_id = $scan", keys)
+    return missing.num_rows
+
+
+def _save_cursor(con: duckdb.DuckDBPyConnection, target: Target, cursor: object, now: int) -> None:
+    con.execute(
+        """INSERT INTO sync_state VALUES ($source, $type, $cursor, make_timestamp($now)::TIMESTAMPTZ)
+           ON CONFLICT (source_id, object_type)
+           DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at""",
+        {"source": target.source_id, "type": target.object_type, "now": now,
+         "cursor": None if cursor is None else orjson.dumps(cursor).decode()})
+
+
+def _log_progress(con: duckdb.DuckDBPyConnection, target: Target, counts: Counts, pages: list[Page]) -> None:
+    modes = [p.mode for p in pages if p.mode]
+    notes = [p.note for p in pages if p.note]
+    con.execute(
+        """UPDATE sync_runs SET records_read = records_read + $read, records_changed = records_changed + $changed,
+               records_created = records_created + $created, records_updated = records_updated + $updated,
+               records_deleted = records_deleted + $deleted, requests = requests + $requests,
+               mode = coalesce($mode, mode),
+               notes = CASE WHEN $notes IS NULL THEN notes ELSE concat_ws('; ', notes, $notes) END
+           WHERE run_id = $run::UUID AND object_type = $type""",
+        {"read": counts.read, "changed": counts.changed, "created": counts.created, "updated": counts.updated,
+         "deleted": counts.deleted, "requests": counts.requests, "mode": modes[-1] if modes else None,
+         "notes": "; ".join(notes) if notes else None, "run": target.run_id, "type": target.object_type})
+
+
+def load_cursor(con: duckdb.DuckDBPyConnection, source_id: str, object_type: str) -> object:
+    row = con.execute("SELECT cursor::VARCHAR FROM sync_state WHERE source_id = ? AND object_type = ?",
+                      [source_id, object_type]).fetchone()
+    return None if row is None or row[0] is None else orjson.loads(row[0])

@@ -1,0 +1,74 @@
+"""How `inlet sync` runs a sync: inside a running `inlet serve` (through its control socket, since only
+that process may write the store), or here, holding the store for the time of the sync. In the second case
+this process answers the control socket too, so `inlet sql` and `inlet status` keep working meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from engine.config import Config
+from engine.server.control import ControlServer, socket_answers, socket_path
+from engine.sync.service import SyncRefused, result_dict
+
+OnProgress = Callable[[dict], None]
+
+
+class SyncFailed(Exception):
+    """The sync could not run at all (refused, the store unavailable, the server gone)."""
+
+
+def run(config: Config, source_id: str, object_name: str | None, full_refresh: bool,
+        on_progress: OnProgress) -> dict[str, Any]:
+    """The sync's result (see `result_dict`), or {"skipped": reason}. Progress messages go to `on_progress`."""
+    sock = socket_path(config.store.path)
+    request = {"op": "sync", "source_id": source_id, "object": object_name, "full_refresh": full_refresh}
+    if sock.exists() and socket_answers(sock):
+        return _through_server(sock, request, on_progress)
+    return asyncio.run(_here(config, request, on_progress))
+
+
+def _through_server(sock, request: dict, on_progress: OnProgress) -> dict[str, Any]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(sock))
+        s.sendall(orjson.dumps(request) + b"\n")
+        with s.makefile("rb") as answers:
+            for line in answers:
+                message = orjson.loads(line)
+                if "progress" in message:
+                    on_progress(message["progress"])
+                elif "error" in message:
+                    raise SyncFailed(message["error"])
+                else:
+                    return message.get("result") or message
+    raise SyncFailed("the inlet server closed the connection before the sync ended; it may still be running "
+                     "there (see sync_runs)")
+
+
+async def _here(config: Config, request: dict, on_progress: OnProgress) -> dict[str, Any]:
+    from engine.server.serve import build_state
+
+    state = build_state(config)
+    try:
+        state.writer.start(asyncio.get_running_loop())
+        control = ControlServer(state, socket_path(config.store.path))
+        await control.start()
+        try:
+            def progress(name: str, counts, done: bool) -> None:
+                on_progress({"object": name, "read": counts.read, "changed": counts.changed, "done": done})
+
+            try:
+                result = await state.syncs.sync(request["source_id"], object_name=request["object"],
+                                                full_refresh=request["full_refresh"], progress=progress)
+            except SyncRefused as exc:
+                raise SyncFailed(str(exc)) from None
+            return result_dict(result)
+        finally:
+            await control.stop()
+    finally:
+        state.writer.stop()
+        state.con.close()

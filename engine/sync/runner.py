@@ -1,0 +1,174 @@
+"""The sync runner: one pull of one source, stream after stream, through the store writer.
+
+Fetching and committing overlap: a stream's pages go into a bounded queue (so memory stays flat however
+many records there are), and the runner commits everything waiting in one store-writer job — rows, events
+and the cursor of the last page together. The queue's bound is also the backpressure: a slow store slows the
+fetching, never the other way round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from connectors.kit import CredentialsRefused
+from engine.ids import new_id
+from engine.sync.apply import Counts, Target, apply_pages, load_cursor, now_us
+from engine.sync.model import Connector, Page, Stream
+
+log = logging.getLogger("inlet.sync")
+
+QUEUE_PAGES = 32  # pages fetched ahead of the store at most
+COMMIT_PAGES = 64  # pages in one transaction at most
+INTERRUPTED = "interrupted: the process running this sync ended before it finished"
+
+RunJob = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Awaitable[Any]]
+Progress = Callable[[str, Counts, bool], None]
+
+
+@dataclass
+class StreamResult:
+    name: str
+    object_type: str
+    status: str = "running"
+    counts: Counts = field(default_factory=Counts)
+    seconds: float = 0.0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    refused: bool = False  # the credentials were refused: the other streams are not tried
+
+
+@dataclass
+class SyncResult:
+    source_id: str
+    run_id: str
+    streams: list[StreamResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status == "succeeded" for s in self.streams)
+
+
+_END = object()
+
+
+async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, objects: list[str] | None = None,
+                   full_refresh: bool = False, progress: Progress | None = None) -> SyncResult:
+    """Pull `objects` (plural names; default all the connector's streams) of one source. `run_job(fn)` runs
+    `fn(con)` in a store transaction (the store writer's `run`). Never raises for a stream's failure: it is in
+    the result and in `sync_runs`; stops early only when the credentials are refused."""
+    result = SyncResult(source_id, new_id())
+    streams = [s for s in connector.streams() if objects is None or s.name in objects]
+    for stream in streams:
+        outcome = StreamResult(stream.name, stream.object_type)
+        result.streams.append(outcome)
+        await _run_stream(source_id, result.run_id, stream, run_job, outcome, full_refresh, progress)
+        if outcome.refused:
+            break
+    return result
+
+
+async def _run_stream(source_id: str, run_id: str, stream: Stream, run_job: RunJob, outcome: StreamResult,
+                      full_refresh: bool, progress: Progress | None) -> None:
+    target = Target(source_id, stream.object_type, run_id)
+    started = time.monotonic()
+    cursor = await run_job(lambda con: _begin(con, target))
+    try:
+        await _pump(stream, cursor, full_refresh, target, run_job, outcome, progress)
+        outcome.status = "succeeded"
+    except CredentialsRefused as exc:
+        outcome.status, outcome.error, outcome.refused = "failed", str(exc), True
+    except Exception as exc:
+        outcome.status, outcome.error = "failed", str(exc) or type(exc).__name__
+        log.debug("sync of %s/%s failed", source_id, stream.name, exc_info=True)
+    except BaseException:  # cancelled or interrupted: say so if the store is still there, then go on ending
+        outcome.status, outcome.error = "failed", INTERRUPTED
+        try:
+            await asyncio.shield(run_job(lambda con: _finish(con, target, outcome)))
+        except BaseException:
+            pass
+        raise
+    outcome.seconds = time.monotonic() - started
+    await run_job(lambda con: _finish(con, target, outcome))
+    if progress:
+        progress(stream.name, outcome.counts, True)
+
+
+async def _pump(stream: Stream, cursor: Any, full_refresh: bool, target: Target, run_job: RunJob,
+                outcome: StreamResult, progress: Progress | None) -> None:
+    queue: asyncio.Queue = asyncio.Queue(QUEUE_PAGES)
+
+    async def fetch() -> None:
+        try:
+            async for page in stream.read(cursor, full_refresh=full_refresh):
+                await queue.put(page)
+        finally:
+            await queue.put(_END)
+
+    fetcher = asyncio.create_task(fetch(), name=f"fetch {target.source_id}/{stream.name}")
+    try:
+        ended = False
+        while not ended:
+            batch: list[Page] = []
+            item = await queue.get()
+            while True:
+                if item is _END:
+                    ended = True
+                    break
+                batch.append(item)
+                if len(batch) >= COMMIT_PAGES or queue.empty():
+                    break
+                item = queue.get_nowait()
+            if batch:
+                counts = await run_job(lambda con, b=batch: apply_pages(con, target, b))
+                outcome.counts.add(counts)
+                outcome.notes += [p.note for p in batch if p.note]
+                if progress:
+                    progress(stream.name, outcome.counts, False)
+        await fetcher  # raises what the fetching raised, after every page fetched before it is stored
+    finally:
+        if not fetcher.done():
+            fetcher.cancel()
+            try:
+                await fetcher
+            except BaseException:
+                pass
+
+
+def _begin(con: duckdb.DuckDBPyConnection, target: Target) -> Any:
+    """Close what a killed run left `running`, log this one as running, and return the stream's cursor."""
+    now = now_us()
+    con.execute("""UPDATE sync_runs SET status = 'failed', finished_at = make_timestamp($now)::TIMESTAMPTZ,
+                       error = $error
+                   WHERE source_id = $source AND object_type = $type AND status = 'running'""",
+                {"now": now, "error": INTERRUPTED, "source": target.source_id, "type": target.object_type})
+    con.execute("""INSERT INTO sync_runs (run_id, source_id, object_type, started_at, status, records_read,
+                       records_changed)
+                   VALUES ($run::UUID, $source, $type, make_timestamp($now)::TIMESTAMPTZ, 'running', 0, 0)""",
+                {"run": target.run_id, "source": target.source_id, "type": target.object_type, "now": now})
+    return load_cursor(con, target.source_id, target.object_type)
+
+
+def _finish(con: duckdb.DuckDBPyConnection, target: Target, outcome: StreamResult) -> None:
+    con.execute("""UPDATE sync_runs SET status = $status, finished_at = make_timestamp($now)::TIMESTAMPTZ,
+                       error = $error
+                   WHERE run_id = $run::UUID AND object_type = $type""",
+                {"status": outcome.status, "now": now_us(), "error": outcome.error, "run": target.run_id,
+                 "type": target.object_type})
+
+
+def record_skipped(con: duckdb.DuckDBPyConnection, source_id: str, object_types: list[str], reason: str) -> None:
+    """Log a run that did not start (another sync of the source was running) as `skipped`."""
+    run_id, now = new_id(), now_us()
+    for object_type in object_types:
+        con.execute("""INSERT INTO sync_runs (run_id, source_id, object_type, started_at, finished_at, status,
+                           records_read, records_changed, error)
+                       VALUES ($run::UUID, $source, $type, make_timestamp($now)::TIMESTAMPTZ,
+                               make_timestamp($now)::TIMESTAMPTZ, 'skipped', 0, 0, $reason)""",
+                    {"run": run_id, "source": source_id, "type": object_type, "now": now, "reason": reason})
