@@ -29,8 +29,9 @@ class Sandbox:
     """The emulators' state (so a caller can mutate it between syncs) and the one ASGI app serving them."""
 
     def __init__(self, *, seed: int = 1, customers: int = 200, rate_limit: bool | int = True,
-                 seed_events: bool = True) -> None:
-        self.stripe = StripeSandbox(seed=seed, customers=customers, api_keys=(STRIPE_KEY,), seed_events=seed_events)
+                 seed_events: bool = True, now=time.time, **stripe) -> None:
+        self.stripe = StripeSandbox(seed=seed, customers=customers, api_keys=(STRIPE_KEY,), seed_events=seed_events,
+                                    now=now, **stripe)
         self.app: ASGIApp = create_app(self.stripe, rate_limit=rate_limit)
 
     def snippet(self, base_url: str) -> str:

@@ -121,8 +121,9 @@ class StripeStream:
             async for events in self.client.pages(EndingBefore(PAGE_SIZE), "/v1/events", params,
                                                   object_name=self.name, records_path="data"):
                 requests += 1
-                events.reverse()  # newest first on the wire; applied oldest first
-                records, cursor = await self._apply(events, cursor)
+                # newest first on the wire, applied oldest first; not reversed in place: the paginator reads the
+                # page after this loop body, and takes its newest id from the front
+                records, cursor = await self._apply(events[::-1], cursor)
                 yield Page(records, cursor, requests=requests, mode="events")
                 requests = 0
         except RequestRejected as exc:

@@ -1,10 +1,10 @@
 """Applying pages of object versions to the store: the job the store writer runs, one transaction per call.
 
-Per call: the versions are deduplicated (a later page wins, then the newest `updated_at`, then the later
-position: DuckDB's upsert would otherwise keep the first of two rows with the same key and drop the other),
-compared with `records`, and only what changed is written, to `records` (upsert) and to `events`
-(`<object_type>.created|updated|deleted`). The stream's cursor and the run's counts are written in the same
-transaction, so a crash leaves either all of it or none.
+Per call: each object's versions are put in order (a later page, then a newer `updated_at`, then a later
+position), each is compared with the one before it (the stored row for the first), and only changes are
+written: every change to `events` (`<object_type>.created|updated|deleted`), and the newest to `records`
+(DuckDB's upsert would otherwise keep the first of two rows with the same key and drop the other). The
+stream's cursor and the run's counts are written in the same transaction, so a crash leaves either all of it or none.
 
 A complete read (`scan_id`) also notes which unchanged records it met, in `sync_seen`. When it ends, the
 records it neither met nor wrote since it began are marked deleted. Records written after the scan began
@@ -102,25 +102,36 @@ def _incoming(pages: list[Page], now: int) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=_INCOMING)
 
 
+# Every version that differs from the one before it (the stored row, for the first) is a change and appends an
+# event, so the event log does not depend on how pages were grouped into transactions; the upsert takes the
+# last change of each object.
 _CHANGES = """
-    SELECT i.external_id,
-           coalesce(i.data, r.data::VARCHAR, '{}') AS data,
-           i.deleted,
-           i.updated_at,
-           i.vendor_event_id,
-           CASE WHEN i.deleted THEN 'deleted' WHEN r.external_id IS NULL THEN 'created' ELSE 'updated' END AS change
-    FROM (SELECT * FROM incoming
-          QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY pos >> 32 DESC, updated_at DESC, pos DESC) = 1
-         ) i
-    LEFT JOIN records r ON r.source_id = $source AND r.object_type = $type AND r.external_id = i.external_id
-    WHERE r.external_id IS NULL
-       OR (i.deleted AND NOT r.deleted)
-       OR (NOT i.deleted AND (r.deleted OR r.data::VARCHAR IS DISTINCT FROM i.data))
+    WITH versions AS (
+        SELECT i.*, r.external_id IS NOT NULL AS existed, r.deleted AS was_deleted, r.data::VARCHAR AS stored,
+               lag(i.data) OVER w AS prev_data, lag(i.deleted) OVER w AS prev_deleted, row_number() OVER w AS n
+        FROM incoming i
+        LEFT JOIN records r ON r.source_id = $source AND r.object_type = $type AND r.external_id = i.external_id
+        WINDOW w AS (PARTITION BY i.external_id ORDER BY i.pos >> 32, i.updated_at, i.pos)
+    ), compared AS (
+        SELECT *,
+               n > 1 OR existed AS had,
+               CASE WHEN n = 1 THEN coalesce(was_deleted, false) ELSE prev_deleted END AS before_deleted,
+               CASE WHEN n = 1 THEN stored ELSE coalesce(prev_data, stored) END AS before_data
+        FROM versions
+    )
+    SELECT external_id, coalesce(data, before_data, '{}') AS data, deleted, updated_at, vendor_event_id, pos,
+           CASE WHEN deleted THEN 'deleted' WHEN NOT had THEN 'created' ELSE 'updated' END AS change
+    FROM compared
+    WHERE NOT had
+       OR (deleted AND NOT before_deleted)
+       OR (NOT deleted AND (before_deleted OR before_data IS DISTINCT FROM data))
 """
 
+# DuckDB's upsert keeps the first of two rows with the same key in one statement: only the newest goes in.
 _UPSERT = """
     INSERT INTO records
     SELECT $source, $type, external_id, updated_at, deleted, data, make_timestamp($now)::TIMESTAMPTZ FROM changes
+    QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY pos DESC) = 1
     ON CONFLICT (source_id, object_type, external_id) DO UPDATE SET
         updated_at = excluded.updated_at, deleted = excluded.deleted, data = excluded.data,
         synced_at = excluded.synced_at
@@ -131,7 +142,7 @@ _EVENTS = """
     SELECT uuidv7(), $source, $type || '.' || change, updated_at, make_timestamp($now)::TIMESTAMPTZ, NULL, NULL,
            data, json_object('sync_run_id', $run::VARCHAR, 'object_type', $type, 'external_id', external_id,
                              'vendor_event_id', vendor_event_id)
-    FROM changes
+    FROM changes ORDER BY pos
 """
 
 _SEEN = """
@@ -171,7 +182,8 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
 
 _MISSING = """
     SELECT r.external_id, r.data::VARCHAR AS data, true AS deleted,
-           make_timestamp($now)::TIMESTAMPTZ AS updated_at, NULL::VARCHAR AS vendor_event_id, 'deleted' AS change
+           make_timestamp($now)::TIMESTAMPTZ AS updated_at, NULL::VARCHAR AS vendor_event_id, 0::BIGINT AS pos,
+           'deleted' AS change
     FROM records r
     WHERE r.source_id = $source AND r.object_type = $type AND NOT r.deleted
       AND r.synced_at < make_timestamp($started)::TIMESTAMPTZ

@@ -1,0 +1,39 @@
+"""The sandbox APIs on a real loopback port, served from a thread of the test process, so a test can change
+the emulated accounts (`api.stripe.mutate(...)`) between syncs."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import uvicorn
+
+from engine.net import free_port
+from sandbox.server import STRIPE_KEY, Sandbox
+
+
+class SandboxAPI:
+    def __init__(self, **options) -> None:
+        self.sandbox = Sandbox(**options)
+        self.stripe = self.sandbox.stripe
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(self.sandbox.app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="off", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> SandboxAPI:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the sandbox did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+    def stripe_source(self, source_id: str = "billing", **extra) -> dict:
+        return {"id": source_id, "name": "Stripe", "channel": "billing", "bridge": "stripe", "api_key": STRIPE_KEY,
+                "base_url": self.url, **extra}

@@ -1,0 +1,104 @@
+"""kill -9 in the middle of `inlet sync`, then a plain re-run: the tables end as after an uninterrupted run,
+with no change lost and none doubled."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from engine.server.control import socket_path
+from tests.conftest import INLET, ROOT, inlet, write_config
+from tests.sandbox_api import SandboxAPI
+from tests.test_sync_stripe import assert_mirrors, store
+
+
+@pytest.fixture(scope="module")
+def api():
+    # slow enough (40 requests/s) that a sync of ~9,000 objects takes a few seconds to kill into
+    with SandboxAPI(customers=3000, rate_limit=40) as server:
+        yield server
+
+
+def control_count(config: Path, query: str) -> int | None:
+    """A number from the running sync's own control socket, or None while it is not answering."""
+    sock = socket_path(config.parent / "inlet.duckdb")
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(str(sock))
+            s.sendall(orjson.dumps({"op": "sql", "query": query}) + b"\n")
+            answers = [orjson.loads(line) for line in s.makefile("rb")]
+    except OSError:
+        return None
+    rows = [r for a in answers for r in a.get("rows", [])]
+    return rows[0][0] if rows else None
+
+
+def sync_killed_at(config: Path, query: str, at_least: int) -> None:
+    """Start `inlet sync`, kill -9 it once `query` (read through its control socket) reaches `at_least`."""
+    proc = subprocess.Popen([*INLET, "-c", str(config), "sync", "billing"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            assert proc.poll() is None, f"the sync ended before the kill point: {proc.stderr.read()}"
+            assert time.monotonic() < deadline, "the kill point was never reached"
+            n = control_count(config, query)
+            if n is not None and n >= at_least:
+                break
+            time.sleep(0.01)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+
+def snapshot(config: Path) -> tuple[dict, Counter, Counter]:
+    """records (key -> deleted, data), events per type, and changes per (type, object, vendor event)."""
+    rows = store(config, "SELECT object_type, external_id, deleted, data::VARCHAR FROM records")
+    recs = {(t, i): (d, data) for t, i, d, data in rows}
+    per_type = Counter(dict(store(config, "SELECT event_type, count(*) FROM events GROUP BY 1")))
+    changes = Counter(dict(store(config, """
+        SELECT event_type || ' ' || (context->>'external_id') || ' ' || coalesce(context->>'vendor_event_id', ''),
+               count(*) FROM events GROUP BY 1""")))
+    return recs, per_type, changes
+
+
+def test_kill_9_during_first_sync_and_during_events_sync(tmp_path, api):
+    whole = write_config(tmp_path / "whole" if (tmp_path / "whole").mkdir() is None else None, [api.stripe_source()])
+    killed = write_config(tmp_path / "killed" if (tmp_path / "killed").mkdir() is None else None,
+                          [api.stripe_source()])
+
+    # first sync (lists): uninterrupted, and killed three times (inside customers, charges, invoices) then re-run
+    assert inlet("sync", "billing", config=whole, timeout=120).returncode == 0
+    sync_killed_at(killed, "SELECT count(*) FROM records", 1000)
+    sync_killed_at(killed, "SELECT count(*) FROM records WHERE object_type = 'charge'", 800)
+    sync_killed_at(killed, "SELECT count(*) FROM records WHERE object_type = 'invoice'", 300)
+    interrupted = store(killed, "SELECT count(*) FROM sync_runs WHERE status = 'running'")[0][0]
+    rerun = inlet("sync", "billing", config=killed, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert interrupted == 1  # the last killed run; earlier ones were closed by the next start
+    assert store(killed, "SELECT count(*) FROM sync_runs WHERE status = 'running'")[0][0] == 0
+    assert store(killed, "SELECT count(*) FROM sync_runs WHERE error LIKE 'interrupted%'")[0][0] >= 3
+    a, b = snapshot(whole), snapshot(killed)
+    assert a[0] == b[0] and a[1] == b[1]
+    assert max(b[2].values()) == 1  # no change recorded twice
+    assert_mirrors(killed, api)
+
+    # later syncs (events): mutate, then the same again
+    api.stripe.mutate(updates=900, deletes=20, creates=40)
+    assert inlet("sync", "billing", config=whole, timeout=120).returncode == 0
+    sync_killed_at(killed, "SELECT count(*) FROM events WHERE event_type LIKE 'customer.%' "
+                           "AND context->>'vendor_event_id' IS NOT NULL", 150)
+    sync_killed_at(killed, "SELECT count(*) FROM events WHERE event_type = 'customer.updated'", 450)
+    rerun = inlet("sync", "billing", config=killed, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    a, b = snapshot(whole), snapshot(killed)
+    assert a[0] == b[0] and a[1] == b[1]
+    assert max(b[2].values()) == 1
