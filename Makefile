@@ -22,7 +22,9 @@ test: $(STAMP)
 # Benchmarks print figures; they are never part of the pass/fail test run. wrk is the load generator.
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/collect.py
+	$(BIN)/python bench/pull.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

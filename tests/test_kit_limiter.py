@@ -28,19 +28,32 @@ def most_in_any_window(stamps: list[float], window: float) -> int:
     return best
 
 
-async def test_stripe_test_mode_spaces_100_requests_over_3_96_seconds() -> None:
+async def test_stripe_test_mode_uses_whole_windows_of_25() -> None:
     clock = FakeClock()
     limiter = limits.stripe(live=False, clock=clock, sleep=clock.sleep)
     stamps = await times(limiter, clock, 100)
-    assert stamps[-1] - stamps[0] == pytest.approx(3.96, abs=1e-6)
+    assert stamps[24] == stamps[0]  # a window's 25 go at once
+    assert stamps[25] - stamps[0] == pytest.approx(1.03)  # then as each leaves the (3 % wider) window
+    assert stamps[-1] - stamps[0] == pytest.approx(3 * 1.03, abs=1e-6)
     assert most_in_any_window(stamps, 1.0) == 25
+    assert most_in_any_window(stamps, 1.03) == 25
 
 
 async def test_stripe_live_mode_is_100_per_second() -> None:
     clock = FakeClock()
     stamps = await times(limits.stripe(live=True, clock=clock, sleep=clock.sleep), clock, 300)
     assert most_in_any_window(stamps, 1.0) == 100
-    assert stamps[-1] - stamps[0] == pytest.approx(2.99, abs=1e-6)
+    assert stamps[-1] - stamps[0] == pytest.approx(2 * 1.03, abs=1e-6)
+
+
+async def test_window_limiter_pause_holds_everyone_and_spends_nothing_extra() -> None:
+    clock = FakeClock()
+    limiter = limits.stripe(live=False, clock=clock, sleep=clock.sleep)
+    start = (await times(limiter, clock, 5))[0]
+    limiter.pause(2.0)
+    stamps = await times(limiter, clock, 25)
+    assert stamps[0] - start == pytest.approx(2.0)
+    assert most_in_any_window(stamps, 1.0) <= 25
 
 
 async def test_rolling_window_with_burst_never_passes_the_limit() -> None:

@@ -31,7 +31,7 @@ async def test_every_sandbox_customer_exactly_once() -> None:
     assert sizes == [100, 100, 50]
     assert len(ids) == len(set(ids)) == 250
     assert all(i.startswith("cus_") for i in ids)
-    assert clock.slept == pytest.approx(0.08)  # three requests at 25/s
+    assert clock.slept == 0  # three requests fit in one window of 25
 
 
 async def test_a_wrong_sandbox_key_is_refused_once_and_not_quoted() -> None:

@@ -106,8 +106,8 @@ def test_third_sync_brings_exactly_the_remote_changes(tmp_path, api):
     assert sync(config).returncode == 0
     before = records(config)
     events_before = event_counts(config)
-    happened = api.stripe.mutate(updates=60, deletes=6, creates=12, product_creates=1, price_creates=2, invoice_creates=2,
-                      price_deletes=1, product_deletes=1, invoice_deletes=2)
+    happened = api.stripe.mutate(updates=60, deletes=6, creates=12, product_creates=1, price_creates=2,
+                                 invoice_creates=2, price_deletes=1, product_deletes=1, invoice_deletes=2)
     after_remote = remote(api)
     expected_changes = Counter()
     for key, obj in after_remote.items():

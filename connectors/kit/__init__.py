@@ -19,7 +19,7 @@ from connectors.kit.errors import (
     RequestRejected,
     TransientError,
 )
-from connectors.kit.limiter import RateLimiter, capacity_from_headers
+from connectors.kit.limiter import RateLimiter, WindowLimiter, capacity_from_headers
 from connectors.kit.pagination import (
     AfterCursor,
     ConnectionCursor,
@@ -55,6 +55,7 @@ __all__ = [
     "SourceClient",
     "StartingAfter",
     "TransientError",
+    "WindowLimiter",
     "capacity_from_headers",
     "classify",
     "limits",

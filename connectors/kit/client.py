@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Self
 
 import httpx
+import orjson
 
 from connectors.kit.auth import redact
 from connectors.kit.errors import ConnectorError, FatalError, TransientError
@@ -44,6 +45,8 @@ class SourceClient:
         self.retry_policy = retry_policy or RetryPolicy()
         self.idempotency_header = idempotency_header
         self._secrets: tuple[str, ...] = tuple(getattr(auth, "secrets", ()))
+        self.requests = 0  # HTTP requests sent, retries included
+        self.rate_limited = 0  # 429 answers received
         self._http = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout, transport=transport,
                                        headers={"User-Agent": user_agent, "Accept": "application/json",
                                                 **(headers or {})})
@@ -110,6 +113,7 @@ class SourceClient:
         async def attempt() -> tuple[httpx.Response, Any]:
             if self.limiter is not None:
                 await self.limiter.acquire()
+            self.requests += 1
             try:
                 response = await self._http.request(method, path, params=params, data=data, json=json_body,
                                                     headers=headers)
@@ -124,10 +128,12 @@ class SourceClient:
         """The decoded body of a good response; otherwise raise the error the status table calls for."""
         if self.limiter is not None:
             self.limiter.observe_headers(response.headers)
+        if response.status_code == 429:
+            self.rate_limited += 1
         decision = classify(response)
         if decision.action is Action.OK:
             try:
-                return json.loads(response.content) if response.content else None
+                return _decode(response.content) if response.content else None
             except ValueError:
                 raise self._error(TransientError, object_name, response.status_code,
                                   f"{method} {path}: the response is not JSON") from None
@@ -146,6 +152,15 @@ class SourceClient:
 
     def _error(self, kind: type[ConnectorError], object_name: str, status: int | None, text: str) -> ConnectorError:
         return kind(self.source_id, object_name, status, redact(text, self._secrets))
+
+
+def _decode(content: bytes) -> Any:
+    """orjson (several times faster on large pages); the standard parser for what orjson refuses to hold, such
+    as integers beyond 64 bits."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
 
 
 def _vendor_message(response: httpx.Response) -> str:

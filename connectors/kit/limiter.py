@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
-__all__ = ["RateLimiter", "capacity_from_headers", "hubspot", "hubspot_search", "shopify", "stripe"]
+__all__ = ["RateLimiter", "WindowLimiter", "capacity_from_headers", "hubspot", "hubspot_search", "shopify",
+           "stripe"]
 
 NS = 1_000_000_000
 Clock = Callable[[], float]
@@ -90,6 +92,39 @@ class RateLimiter:
         self._tat = max(self._tat, self._now() + wait_ns + self._tolerance)
 
 
+class WindowLimiter(RateLimiter):
+    """At most `limit` requests in any `period` seconds, kept as the send times of the last `limit` requests:
+    a whole window may go at once, then one request for each that leaves the window. This is the most a
+    per-second window allows (Stripe's "25 per second" is 25 at once, not one every 40 ms), where the GCRA
+    above would spread them. `margin` widens our window slightly, so requests delayed unevenly on the way can
+    not land `limit + 1` in the vendor's window."""
+
+    def __init__(self, limit: int, period: float = 1.0, *, margin: float = 0.03, reserve: float = 0.1,
+                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+        if limit < 1 or period <= 0 or margin < 0:
+            raise ValueError("limit must be at least 1, period positive and margin not negative")
+        super().__init__(limit, period, burst=limit, reserve=reserve, clock=clock, sleep=sleep)
+        self.limit = limit
+        self._window = round(period * (1 + margin) * NS)
+        self._sent: deque[int] = deque(maxlen=limit)  # reserved send times, oldest first
+        self._hold_until = 0
+
+    def __repr__(self) -> str:
+        return f"WindowLimiter(limit={self.limit}, period={self.per})"
+
+    async def acquire(self) -> None:
+        now = self._now()
+        at = max(now, self._hold_until)
+        if len(self._sent) == self.limit:
+            at = max(at, self._sent[0] + self._window)
+        self._sent.append(at)  # reserved before sleeping: concurrent callers queue in order
+        if at > now:
+            await self._sleep((at - now) / NS)
+
+    def _hold(self, wait_ns: int) -> None:
+        self._hold_until = max(self._hold_until, self._now() + wait_ns)
+
+
 def capacity_from_headers(headers: Mapping[str, str]) -> tuple[int, int] | None:
     """(remaining, capacity) from the vendors' headers, or None when the response carries none.
 
@@ -113,8 +148,8 @@ def capacity_from_headers(headers: Mapping[str, str]) -> tuple[int, int] | None:
 
 # The vendors' documented limits (VENDOR_FACTS 1.4, 2.4, 3.4). A connector may pass lower figures from config.
 def stripe(live: bool, **kwargs: Any) -> RateLimiter:
-    """100 read ops/s live, 25 in test mode, counted in any one-second window: evenly spaced, no burst."""
-    return RateLimiter.rolling(100 if live else 25, 1.0, **kwargs)
+    """100 read ops/s live, 25 in test mode, counted in one-second windows."""
+    return WindowLimiter(100 if live else 25, 1.0, **kwargs)
 
 
 def hubspot(per_ten_seconds: int = 100, **kwargs: Any) -> RateLimiter:

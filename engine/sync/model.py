@@ -43,8 +43,11 @@ class Stream(Protocol):
 
 
 class Connector(Protocol):
-    """One source's streams and the client they share. `aclose` ends the client."""
+    """One source's streams and the client they share. `aclose` ends the client; `http_stats` says how many
+    requests were sent and how many were answered 429."""
 
     def streams(self) -> list[Stream]: ...
+
+    def http_stats(self) -> dict[str, int]: ...
 
     async def aclose(self) -> None: ...

@@ -55,7 +55,12 @@ def summary(result: dict[str, Any]) -> tuple[list[str], list[list], list[str]]:
 
 def print_summary(result: dict[str, Any], echo) -> None:
     columns, rows, lines = summary(result)
-    echo(f"sync of {result['source_id']} (run {result['run_id']}): {'done' if result['ok'] else 'FAILED'}")
+    seconds = sum(s["seconds"] for s in result["streams"])
+    echo(f"sync of {result['source_id']} (run {result['run_id']}): {'done' if result['ok'] else 'FAILED'} "
+         f"in {seconds:.2f} s")
     echo(table(columns, rows))
+    http = result.get("http") or {}
+    if http:
+        echo(f"HTTP: {http['requests']:,} requests, {http['rate_limited']:,} answered 429 (rate-limited)")
     for line in lines:
         echo(line)

@@ -49,6 +49,7 @@ class SyncResult:
     source_id: str
     run_id: str
     streams: list[StreamResult] = field(default_factory=list)
+    http: dict[str, int] = field(default_factory=dict)  # requests sent, 429s received
 
     @property
     def ok(self) -> bool:
@@ -71,6 +72,7 @@ async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, obj
         await _run_stream(source_id, result.run_id, stream, run_job, outcome, full_refresh, progress)
         if outcome.refused:
             break
+    result.http = connector.http_stats()
     return result
 
 

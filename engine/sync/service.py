@@ -87,4 +87,5 @@ def result_dict(result: SyncResult) -> dict[str, Any]:
         item = asdict(s)
         item["counts"]["changed"] = s.counts.changed
         streams.append(item)
-    return {"source_id": result.source_id, "run_id": result.run_id, "ok": result.ok, "streams": streams}
+    return {"source_id": result.source_id, "run_id": result.run_id, "ok": result.ok, "streams": streams,
+            "http": result.http}
