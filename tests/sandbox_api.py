@@ -12,13 +12,36 @@ from engine.net import free_port
 from sandbox.server import STRIPE_KEY, Sandbox
 
 
+class Faults:
+    """ASGI wrapper: `faults[n] = (status, body)` answers the n-th API request (from 1) itself instead of the
+    sandbox; `requests` counts them."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.faults: dict[int, tuple[int, bytes]] = {}
+        self.requests = 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        self.requests += 1
+        fault = self.faults.get(self.requests)
+        if fault is None:
+            return await self.app(scope, receive, send)
+        status, body = fault
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+
 class SandboxAPI:
     def __init__(self, **options) -> None:
         self.sandbox = Sandbox(**options)
         self.stripe = self.sandbox.stripe
+        self.faults = Faults(self.sandbox.app)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(self.sandbox.app, host="127.0.0.1", port=self.port,
+        self.server = uvicorn.Server(uvicorn.Config(self.faults, host="127.0.0.1", port=self.port,
                                                     log_level="warning", lifespan="off", access_log=False))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -128,7 +129,7 @@ async def _pump(stream: Stream, cursor: Any, full_refresh: bool, target: Target,
                     break
                 item = queue.get_nowait()
             if batch:
-                counts = await run_job(lambda con, b=batch: apply_pages(con, target, b))
+                counts = await run_job(partial(apply_pages, target=target, pages=batch))
                 outcome.counts.add(counts)
                 outcome.notes += [p.note for p in batch if p.note]
                 if progress:

@@ -1,0 +1,125 @@
+"""`inlet sync` while `inlet serve` holds the store: the sync runs inside the server; a second sync of the
+same source meanwhile is skipped and logged; `inlet sandbox` serves the emulator for users."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import time
+from functools import partial
+
+import httpx
+
+from engine.sync.apply import Counts, apply_pages
+from engine.sync.model import Page, RecordIn
+from engine.sync.runner import COMMIT_PAGES, QUEUE_PAGES, run_sync
+from tests.conftest import INLET, ROOT, inlet, write_config
+from tests.sandbox_api import SandboxAPI
+from tests.test_sync_stripe import store
+
+
+def test_sync_runs_inside_a_running_server_and_a_concurrent_one_is_skipped(tmp_path, serve_process):
+    with SandboxAPI(customers=1500, rate_limit=False) as api:
+        # 20 requests a second: the customers take ~1 s, long enough to start a second sync meanwhile
+        config = write_config(tmp_path, [api.stripe_source(objects=["customers"], rate_limit=20),
+                                         {"id": "website", "name": "Website", "channel": "web", "bridge": "webhook"}])
+        server = serve_process(config)
+        first = subprocess.Popen([*INLET, "-c", str(config), "sync", "billing"], cwd=ROOT, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while api.faults.requests < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        second = inlet("sync", "billing", config=config)
+        assert second.returncode == 1
+        assert "already running in the server" in second.stderr
+        out, err = first.communicate(timeout=60)
+        assert first.returncode == 0, out + err
+        assert re.search(r"customers\s+succeeded\s+1500\s+1500", out)
+        # the server took the events from the collect webhook at the same time, and answers queries
+        assert httpx.post(f"{server.url}/collect/page/website", json={"a": 1}).status_code == 200
+        rows = inlet("sql", "SELECT status, count(*) FROM sync_runs GROUP BY 1 ORDER BY 1", "--format", "csv",
+                     config=config)
+        assert rows.stdout.splitlines()[1:] == ["skipped,1", "succeeded,1"]
+        counted = inlet("sql", "SELECT count(*) FROM records", "--format", "csv", config=config)
+        assert counted.stdout.splitlines()[1] == "1500"
+        assert server.stop() == 0
+    assert store(config, "SELECT error FROM sync_runs WHERE status = 'skipped'") == [
+        ("another sync of this source was running",)]
+
+
+def test_inlet_sandbox_serves_stripe_and_prints_a_working_snippet(tmp_path):
+    from engine.net import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([*INLET, "sandbox", "--port", str(port), "--customers", "30", "--seed", "7"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        while not any("base_url" in line for line in lines):
+            lines.append(proc.stdout.readline())
+            assert proc.poll() is None, "".join(lines)
+        text = "".join(lines)
+        assert f"http://127.0.0.1:{port}" in text and "bridge: stripe" in text
+        snippet = text[text.index("  - id: billing"):]
+        (tmp_path / "inlet.yaml").write_text("store: {path: inlet.duckdb}\nsources:\n" + snippet)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/v1/customers", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        result = inlet("sync", "billing", config=tmp_path / "inlet.yaml")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert re.search(r"customers\s+succeeded\s+30\s+30", result.stdout)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class _ManyPages:
+    """A stream of `pages` generated pages, counting how far fetching ever ran ahead of the store."""
+
+    name, object_type = "things", "thing"
+
+    def __init__(self, pages: int) -> None:
+        self.pages, self.yielded, self.committed, self.ahead = pages, 0, 0, 0
+
+    async def read(self, cursor, *, full_refresh):
+        for n in range(self.pages):
+            self.yielded += 1
+            self.ahead = max(self.ahead, self.yielded - self.committed)
+            yield Page([RecordIn(f"t{n}-{i}", {"n": n, "i": i, "pad": "x" * 500}) for i in range(100)], {"page": n})
+
+
+class _Connector:
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def streams(self):
+        return [self.stream]
+
+    def http_stats(self):
+        return {"requests": 0, "rate_limited": 0}
+
+
+def test_pages_stream_through_a_bounded_queue():
+    """Memory stays flat: however many records a sync reads, fetching never runs more than the queue and one
+    transaction's worth of pages ahead of what the store has committed."""
+    stream = _ManyPages(400)
+
+    async def slow_store(fn):
+        if isinstance(fn, partial) and fn.func is apply_pages:
+            await asyncio.sleep(0.002)  # the store is slower than the fetching
+            pages = fn.keywords["pages"]
+            stream.committed += len(pages)
+            return Counts(read=sum(len(p.records) for p in pages))
+        return None  # the run log's begin and end
+
+    result = asyncio.run(run_sync("src", _Connector(stream), slow_store))
+    assert result.ok, result.streams[0].error
+    assert result.streams[0].counts.read == 40_000
+    assert stream.ahead <= QUEUE_PAGES + COMMIT_PAGES + 2
