@@ -29,6 +29,12 @@ sources:
     bridge: webhook
     secret: "${{INLET_DEMO_SECRET:-demo-secret}}"
   - {{id: legacy, name: Old site, channel: web, bridge: webhook, enabled: false}}
+  - id: billing
+    name: Stripe (sandbox)
+    channel: billing
+    bridge: stripe
+    api_key: sk_test_sandbox
+    base_url: http://127.0.0.1:{sandbox_port}
   - id: newsletter
     name: Newsletter
     channel: email
@@ -43,48 +49,103 @@ def run_demo(directory: Path, echo, table) -> int:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     config_path = directory / "inlet.yaml"
-    port = free_port()
-    config_path.write_text(DEMO_CONFIG.format(config=config_path, port=port))
+    port, sandbox_port = free_port(), free_port()
+    config_path.write_text(DEMO_CONFIG.format(config=config_path, port=port, sandbox_port=sandbox_port))
     config = load_config(config_path)
     base = f"http://127.0.0.1:{port}"
+    stripe = f"http://127.0.0.1:{sandbox_port}"
+    children: list[subprocess.Popen] = []
+    logs = []
 
-    echo(f"1. starting `inlet serve` with {config_path} ...")
-    log = open(directory / "server.log", "w")  # noqa: SIM115 - the child keeps writing to it
-    server = subprocess.Popen([sys.executable, "-m", "engine", "-c", str(config_path), "serve"],
-                              stdout=log, stderr=subprocess.STDOUT)
+    def child(args: list[str], log_name: str) -> subprocess.Popen:
+        log = open(directory / log_name, "w")  # noqa: SIM115 - the child keeps writing to it
+        logs.append(log)
+        proc = subprocess.Popen([sys.executable, "-m", "engine", *args], stdout=log, stderr=subprocess.STDOUT)
+        children.append(proc)
+        return proc
+
     try:
-        if not _wait_healthy(base, server):
+        echo(f"1. starting `inlet sandbox` (an emulated Stripe account) on {stripe} ...")
+        sandbox = child(["sandbox", "--port", str(sandbox_port), "--customers", "200", "--seed", "1"], "sandbox.log")
+        if not _wait_up(f"{stripe}/v1/customers", sandbox, headers={"Authorization": "Bearer sk_test_sandbox"}):
+            echo(f"the sandbox did not start; see {directory / 'sandbox.log'}")
+            return 1
+        echo(f"2. starting `inlet serve` with {config_path} ...")
+        server = child(["-c", str(config_path), "serve"], "server.log")
+        if not _wait_up(f"{base}/healthz", server):
             echo(f"the server did not start; see {directory / 'server.log'}")
             return 1
         echo(f"   server up on {base} (pid {server.pid}); API docs at {base}/docs")
-        echo("2. sending events to the collect webhooks over HTTP ...")
-        sent = _send_events(base)
-        for line in sent:
+
+        echo("3. `inlet sync billing`: the first sync reads every Stripe object ...")
+        if not _sync(config, echo, table):
+            return 1
+        echo("4. changing the Stripe account through its API (2 customers edited, 1 deleted, 1 created),")
+        echo("   then syncing again: only those changes come in, read from Stripe's events ...")
+        _change_stripe(stripe)
+        if not _sync(config, echo, table):
+            return 1
+
+        echo("5. sending events to the collect webhooks over HTTP ...")
+        for line in _send_events(base):
             echo(f"   {line}")
-        echo("3. what landed (queried through the running server):")
+        echo("6. what landed (queried through the running server):")
         with StoreAccess.open(config) as store:
             for title, sql in (
                 ("events per source", "SELECT source_id, event_type, count(*) AS events, "
                  "count(DISTINCT profile_id) AS profiles FROM events GROUP BY ALL ORDER BY ALL"),
+                ("records pulled", "SELECT source_id, object_type, count(*) FILTER (NOT deleted) AS live, "
+                 "count(*) FILTER (deleted) AS deleted FROM records GROUP BY ALL ORDER BY ALL"),
                 ("refused requests", "SELECT source_id, status, reason FROM rejections ORDER BY received_at"),
             ):
                 columns, _, chunks = store.query(sql)
                 echo(f"\n   {title}:")
                 echo("   " + table(columns, [r for rows in chunks for r in rows]).replace("\n", "\n   ").rstrip())
     finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=30)
-        log.close()
-    echo(f"\n4. server stopped (exit {code}). Try it yourself:")
+        codes = []
+        for proc in reversed(children):
+            proc.send_signal(signal.SIGTERM)
+            codes.append(proc.wait(timeout=30))
+        for log in logs:
+            log.close()
+    code = codes[0] if codes else 1
+    echo(f"\n7. server and sandbox stopped (server exit {code}). Try it yourself:")
     echo(f"   .venv/bin/inlet -c {config_path} sql \"SELECT event_type, properties FROM events LIMIT 5\"")
+    echo("   .venv/bin/inlet sandbox   # then paste the snippet it prints into your own inlet.yaml")
     return 0 if code == 0 else 1
 
 
-def _wait_healthy(base: str, server: subprocess.Popen) -> bool:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and server.poll() is None:
+def _sync(config, echo, table) -> bool:
+    from engine.sync.launch import SyncFailed, run
+    from engine.sync.report import summary
+
+    try:
+        result = run(config, "billing", None, False, lambda message: None)
+    except SyncFailed as exc:
+        echo(f"   the sync failed: {exc}")
+        return False
+    columns, rows, lines = summary(result)
+    echo("   " + table(columns, rows).replace("\n", "\n   ").rstrip())
+    for line in lines:
+        echo(f"   {line}")
+    return bool(result.get("ok"))
+
+
+def _change_stripe(stripe: str) -> None:
+    """Edits through the emulated Stripe API, as a billing team would make them in the Dashboard."""
+    with httpx.Client(base_url=stripe, auth=("sk_test_sandbox", ""), timeout=10) as api:
+        customers = api.get("/v1/customers", params={"limit": 3}).json()["data"]
+        for customer in customers[:2]:
+            api.post(f"/v1/customers/{customer['id']}", data={"metadata[plan]": "enterprise"}).raise_for_status()
+        api.delete(f"/v1/customers/{customers[2]['id']}").raise_for_status()
+        api.post("/v1/customers", data={"email": "grace@example.com", "name": "Grace Hopper"}).raise_for_status()
+
+
+def _wait_up(url: str, proc: subprocess.Popen, headers: dict | None = None) -> bool:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1, headers=headers).status_code == 200:
                 return True
         except httpx.TransportError:
             time.sleep(0.1)

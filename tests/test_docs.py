@@ -16,7 +16,7 @@ def readme_queries() -> list[str]:
 
 def test_the_example_config_validates_and_serves(serve_process, tmp_path):
     result = inlet("validate", config=ROOT / "config.example.yaml", check=True)
-    assert ": ok, 4 sources (1 redirect, 3 webhook)" in result.stdout
+    assert ": ok, 5 sources (1 redirect, 1 stripe, 3 webhook)" in result.stdout
     config = tmp_path / "inlet.yaml"
     text = (ROOT / "config.example.yaml").read_text().replace("port: 8686", f"port: {free_port()}")
     config.write_text(text.replace("every: 1h", "every: 1d"))
@@ -26,7 +26,7 @@ def test_the_example_config_validates_and_serves(serve_process, tmp_path):
 
 
 def test_the_readme_analyst_queries_run_and_answer(tmp_path):
-    assert len(readme_queries()) == 3
+    assert len(readme_queries()) == 4
     demo = tmp_path / "demo"
     assert inlet("demo", "--dir", str(demo), timeout=120).returncode == 0
     cfg = demo / "inlet.yaml"

@@ -10,6 +10,7 @@ import time
 from functools import partial
 
 import httpx
+import orjson
 
 from engine.sync.apply import Counts, apply_pages
 from engine.sync.model import Page, RecordIn
@@ -44,6 +45,10 @@ def test_sync_runs_inside_a_running_server_and_a_concurrent_one_is_skipped(tmp_p
         assert rows.stdout.splitlines()[1:] == ["skipped,1", "succeeded,1"]
         counted = inlet("sql", "SELECT count(*) FROM records", "--format", "csv", config=config)
         assert counted.stdout.splitlines()[1] == "1500"
+        status = {r["source_id"]: r for r in orjson.loads(inlet("status", "--format", "json", config=config).stdout)}
+        assert status["billing"]["records"] == 1500 and status["billing"]["events"] == 1500
+        assert status["billing"]["last_sync"] == "skipped"  # the newest run is the skipped one
+        assert status["billing"]["last_sync_at"].endswith("+00:00")
         assert server.stop() == 0
     assert store(config, "SELECT error FROM sync_runs WHERE status = 'skipped'") == [
         ("another sync of this source was running",)]
