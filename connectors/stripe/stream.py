@@ -59,33 +59,28 @@ class StripeStream:
         params: dict[str, Any] = dict(self.obj.list_params)
         if cursor["after"] is not None:
             params["starting_after"] = cursor["after"]
-        pages = self._list_pages(params, cursor)
-        async for records in pages:
-            requests += 1
-            if records:
-                last = records[-1]
-                cursor = {**cursor, "after": last["id"], "created": last.get("created")}
-            yield Page([RecordIn(r["id"], r) for r in records], cursor, scan_id=cursor["scan"],
-                       requests=requests, mode=how, note=note)
-            requests, note = 0, None
+        while True:
+            try:
+                async for records in self.client.pages(StartingAfter(PAGE_SIZE), self.obj.path, params,
+                                                       object_name=self.name, records_path="data"):
+                    requests += 1
+                    if records:
+                        last = records[-1]
+                        cursor = {**cursor, "after": last["id"], "created": last.get("created")}
+                    yield Page([RecordIn(r["id"], r) for r in records], cursor, scan_id=cursor["scan"],
+                               requests=requests, mode=how, note=note)
+                    requests, note = 0, None
+                break
+            except RequestRejected as exc:
+                # The object to start after was deleted meanwhile (Stripe: 404): go on from its `created`
+                # second instead; the objects met twice are unchanged and cost nothing.
+                if exc.status != 404 or cursor.get("created") is None or "created[lte]" in params:
+                    raise
+                requests += 1
+                params = dict(self.obj.list_params)
+                params["created[lte]"] = cursor["created"]
         yield Page([], cursor["next"], scan_id=cursor["scan"], scan_complete=True, requests=requests, mode=how,
                    note=note)
-
-    async def _list_pages(self, params: dict[str, Any], cursor: dict) -> AsyncIterator[list[dict]]:
-        """The list from `starting_after`; when that object has been deleted since (Stripe: 404), from its
-        `created` second instead (objects met twice are unchanged and cost nothing)."""
-        try:
-            async for records in self.client.pages(StartingAfter(PAGE_SIZE), self.obj.path, params,
-                                                   object_name=self.name, records_path="data"):
-                yield records
-        except RequestRejected as exc:
-            if exc.status != 404 or "starting_after" not in params or cursor.get("created") is None:
-                raise
-            params = {k: v for k, v in params.items() if k != "starting_after"}
-            params["created[lte]"] = cursor["created"]
-            async for records in self.client.pages(StartingAfter(PAGE_SIZE), self.obj.path, params,
-                                                   object_name=self.name, records_path="data"):
-                yield records
 
     async def _events_start(self) -> dict:
         """The events cursor a complete read starting now hands over to: the newest event of our types."""
@@ -164,7 +159,7 @@ class StripeStream:
         """The object itself, when the event's copy is missing or not the object (thin events); a 404 is a
         deletion."""
         obj = (event.get("data") or {}).get("object") or {}
-        object_id = obj.get("id") if isinstance(obj, dict) else None
+        object_id = obj.get("id") if isinstance(obj, dict) and obj.get("object") in (None, self.object_type) else None
         object_id = object_id or (event.get("related_object") or {}).get("id")
         if not object_id:
             return None

@@ -20,6 +20,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from engine.ids import new_id
 from engine.sync.model import Page
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -125,13 +126,14 @@ _CHANGES = """
     WHERE NOT had
        OR (deleted AND NOT before_deleted)
        OR (NOT deleted AND (before_deleted OR before_data IS DISTINCT FROM data))
+    ORDER BY pos >> 32, updated_at, pos
 """
 
 # DuckDB's upsert keeps the first of two rows with the same key in one statement: only the newest goes in.
 _UPSERT = """
     INSERT INTO records
     SELECT $source, $type, external_id, updated_at, deleted, data, make_timestamp($now)::TIMESTAMPTZ FROM changes
-    QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY pos DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY pos >> 32 DESC, updated_at DESC, pos DESC) = 1
     ON CONFLICT (source_id, object_type, external_id) DO UPDATE SET
         updated_at = excluded.updated_at, deleted = excluded.deleted, data = excluded.data,
         synced_at = excluded.synced_at
@@ -139,10 +141,10 @@ _UPSERT = """
 
 _EVENTS = """
     INSERT INTO events
-    SELECT uuidv7(), $source, $type || '.' || change, updated_at, make_timestamp($now)::TIMESTAMPTZ, NULL, NULL,
+    SELECT event_id::UUID, $source, $type || '.' || change, updated_at, make_timestamp($now)::TIMESTAMPTZ, NULL, NULL,
            data, json_object('sync_run_id', $run::VARCHAR, 'object_type', $type, 'external_id', external_id,
                              'vendor_event_id', vendor_event_id)
-    FROM changes ORDER BY pos
+    FROM changes
 """
 
 _SEEN = """
@@ -164,7 +166,7 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
         scan_id = pages[-1].scan_id
         if scan_id is not None:  # before the upsert: records it rewrites are recent enough to be safe anyway
             con.execute(_SEEN, {**keys, "scan": scan_id, "started": scan_started_us(scan_id)})
-        changes = con.sql(_CHANGES, params=keys).to_arrow_table()
+        changes = _with_event_ids(con.sql(_CHANGES, params=keys).to_arrow_table())
     finally:
         con.unregister("incoming")
     if not changes.num_rows:
@@ -192,12 +194,19 @@ _MISSING = """
 """
 
 
+def _with_event_ids(changes: pa.Table) -> pa.Table:
+    """UUIDv7 event ids made here, in the changes' order: ids from one process increase strictly (DuckDB's
+    `uuidv7()` is random below the millisecond, which would shuffle the changes of one transaction)."""
+    return changes.append_column("event_id", pa.array([new_id() for _ in range(changes.num_rows)], pa.string()))
+
+
 def _complete_scan(con: duckdb.DuckDBPyConnection, target: Target, scan_id: str | None, now: int) -> int:
     """Mark deleted what the complete read `scan_id` did not meet; returns how many."""
     if scan_id is None:
         return 0
     keys = {"source": target.source_id, "type": target.object_type, "scan": scan_id}
-    missing = con.sql(_MISSING, params={**keys, "now": now, "started": scan_started_us(scan_id)}).to_arrow_table()
+    missing = _with_event_ids(
+        con.sql(_MISSING, params={**keys, "now": now, "started": scan_started_us(scan_id)}).to_arrow_table())
     if missing.num_rows:
         con.register("changes", missing)
         try:
