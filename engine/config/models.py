@@ -51,6 +51,8 @@ class SnapshotConfig(_Model):
 class StoreConfig(_Model):
     path: Path = Path("data/inlet.duckdb")
     snapshot: SnapshotConfig | None = None
+    # DuckDB's memory in the process holding the store; bigger queries spill to disk
+    memory_limit: Annotated[str, Field(pattern=r"^\d{1,6}(\.\d{1,3})?\s?(MB|GB|TB|MiB|GiB|TiB)$")] = "256MB"
 
 
 class ServerConfig(_Model):

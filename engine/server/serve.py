@@ -49,7 +49,7 @@ def build_state(config: Config) -> InletState:
     deadline = time.monotonic() + LOCK_WAIT
     while True:
         try:
-            con = open_store(config.store.path)
+            con = open_store(config.store.path, memory_limit=config.store.memory_limit)
             break
         except StoreLockedError:
             if time.monotonic() > deadline:  # not a short `inlet sql` reading the file: give up clearly

@@ -14,6 +14,8 @@ records it neither met nor wrote since it began are marked deleted. Records writ
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -92,7 +94,8 @@ def _incoming(pages: list[Page], now: int) -> pa.Table:
         base = index << 32  # a later page wins over any position in an earlier one
         for record in page.records:
             ids.append(record.external_id)
-            datas.append(None if record.data is None else dumps(record.data, option=sort).decode())
+            data = record.data
+            datas.append(data if data is None or isinstance(data, str) else dumps(data, option=sort).decode())
             deleted.append(record.deleted)
             updated.append(now if record.updated_at_us is None else record.updated_at_us)
             vendor.append(record.vendor_event_id)
@@ -129,6 +132,19 @@ _CHANGES = """
     ORDER BY pos >> 32, updated_at, pos
 """
 
+# The usual case, each object once in the call (list pages): a plain comparison with the stored row.
+_CHANGES_ONCE = """
+    SELECT i.external_id, coalesce(i.data, r.data::VARCHAR, '{}') AS data, i.deleted, i.updated_at, i.vendor_event_id,
+           i.pos, CASE WHEN i.deleted THEN 'deleted' WHEN r.external_id IS NULL THEN 'created' ELSE 'updated' END
+           AS change
+    FROM incoming i
+    LEFT JOIN records r ON r.source_id = $source AND r.object_type = $type AND r.external_id = i.external_id
+    WHERE r.external_id IS NULL
+       OR (i.deleted AND NOT r.deleted)
+       OR (NOT i.deleted AND (r.deleted OR r.data::VARCHAR IS DISTINCT FROM i.data))
+    ORDER BY i.pos
+"""
+
 # DuckDB's upsert keeps the first of two rows with the same key in one statement: only the newest goes in.
 _UPSERT = """
     INSERT INTO records
@@ -161,22 +177,17 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
     if not incoming.num_rows:
         return counts
     keys = {"source": target.source_id, "type": target.object_type}
-    con.register("incoming", incoming)
-    try:
+    with _registered(con, "incoming", incoming):
         scan_id = pages[-1].scan_id
         if scan_id is not None:  # before the upsert: records it rewrites are recent enough to be safe anyway
             con.execute(_SEEN, {**keys, "scan": scan_id, "started": scan_started_us(scan_id)})
-        changes = _with_event_ids(con.sql(_CHANGES, params=keys).to_arrow_table())
-    finally:
-        con.unregister("incoming")
+        once = len(set(incoming.column("external_id").to_pylist())) == incoming.num_rows
+        changes = _with_event_ids(con.sql(_CHANGES_ONCE if once else _CHANGES, params=keys).to_arrow_table())
     if not changes.num_rows:
         return counts
-    con.register("changes", changes)
-    try:
+    with _registered(con, "changes", changes):
         con.execute(_UPSERT, {**keys, "now": now})
         con.execute(_EVENTS, {**keys, "now": now, "run": target.run_id})
-    finally:
-        con.unregister("changes")
     kinds = changes.column("change").to_pylist()
     counts.created, counts.updated, counts.deleted = (kinds.count(k) for k in ("created", "updated", "deleted"))
     return counts
@@ -194,6 +205,20 @@ _MISSING = """
 """
 
 
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """`table` visible to SQL as `name` for the block. Unregistering fails once DuckDB has aborted the
+    transaction; that must not hide the error that aborted it."""
+    con.register(name, table)
+    try:
+        yield
+    finally:
+        try:
+            con.unregister(name)
+        except duckdb.Error:
+            pass
+
+
 def _with_event_ids(changes: pa.Table) -> pa.Table:
     """UUIDv7 event ids made here, in the changes' order: ids from one process increase strictly (DuckDB's
     `uuidv7()` is random below the millisecond, which would shuffle the changes of one transaction)."""
@@ -208,13 +233,10 @@ def _complete_scan(con: duckdb.DuckDBPyConnection, target: Target, scan_id: str 
     missing = _with_event_ids(
         con.sql(_MISSING, params={**keys, "now": now, "started": scan_started_us(scan_id)}).to_arrow_table())
     if missing.num_rows:
-        con.register("changes", missing)
-        try:
+        with _registered(con, "changes", missing):
             con.execute(_UPSERT, {"source": target.source_id, "type": target.object_type, "now": now})
             con.execute(_EVENTS, {"source": target.source_id, "type": target.object_type, "now": now,
                                   "run": target.run_id})
-        finally:
-            con.unregister("changes")
     con.execute("DELETE FROM sync_seen WHERE source_id = $source AND object_type = $type AND scan_id = $scan", keys)
     return missing.num_rows
 

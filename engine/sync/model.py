@@ -15,10 +15,11 @@ from typing import Any, Protocol
 
 @dataclass(slots=True)
 class RecordIn:
-    """One version of a remote object. `data` None on a delete keeps the last state stored."""
+    """One version of a remote object. `data` None on a delete keeps the last state stored; the runner turns
+    a dict into its JSON text (sorted keys) as soon as the page is read."""
 
     external_id: str
-    data: dict[str, Any] | None
+    data: dict[str, Any] | str | None
     deleted: bool = False
     updated_at_us: int | None = None  # when this version was current (vendor time); None: when it was read
     vendor_event_id: str | None = None  # the vendor's event that carried it, if any
