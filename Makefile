@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/collect.py
 	$(BIN)/python bench/pull.py
+	$(BIN)/python bench/sync_million.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
