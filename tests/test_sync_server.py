@@ -128,3 +128,29 @@ def test_pages_stream_through_a_bounded_queue():
     assert result.ok, result.streams[0].error
     assert result.streams[0].counts.read == 40_000
     assert stream.ahead <= QUEUE_PAGES + COMMIT_PAGES + 2
+
+
+def test_a_sync_holding_the_store_serves_sql_and_other_syncs_and_keeps_a_server_out(tmp_path):
+    with SandboxAPI(customers=1500, rate_limit=False) as api:
+        config = write_config(tmp_path, [api.stripe_source(objects=["customers"], rate_limit=4),
+                                         api.stripe_source("billing2", objects=["products"])])
+        first = subprocess.Popen([*INLET, "-c", str(config), "sync", "billing"], cwd=ROOT, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while api.faults.requests < 3:
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.02)
+        server = inlet("serve", config=config, timeout=30)
+        assert server.returncode == 1
+        assert f"`inlet sync` (pid {first.pid}) holds the store" in server.stderr
+        live = inlet("sql", "SELECT count(*) > 0 FROM sync_runs WHERE status = 'running'", "--format", "csv",
+                     config=config)
+        assert live.stdout.splitlines()[1:] == ["true"]
+        other = inlet("sync", "billing2", config=config)  # runs in the first sync's process
+        assert other.returncode == 0, other.stdout + other.stderr
+        assert re.search(r"products\s+succeeded\s+7\s+7", other.stdout)
+        assert first.poll() is None  # still at its own sync, and it waited for the other
+        out, err = first.communicate(timeout=60)
+        assert first.returncode == 0, out + err
+    assert store(config, "SELECT source_id, status FROM sync_runs ORDER BY source_id") == [
+        ("billing", "succeeded"), ("billing2", "succeeded")]

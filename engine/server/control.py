@@ -4,7 +4,7 @@ DuckDB lets only the server's process open the live file, so other processes ask
 socket is a Unix socket beside the store, readable by its owner only: whoever may read the store file may
 query through it, nobody else. The protocol is JSON lines: one request, then answer lines.
 
-    {"op": "ping"}                         -> {"ok": true, "pid": 123}
+    {"op": "ping"}                         -> {"ok": true, "pid": 123, "role": "serve"}   (or "sync")
     {"op": "sql", "query": "SELECT 1"}     -> {"columns": [...], "types": [...]}, {"rows": [...]}..., {"end": true}
     {"op": "snapshot", "path": "/x.duckdb"} -> {"ok": true, "path": "/x.duckdb"}
     {"op": "sync", "source_id": "billing", "object": null, "full_refresh": false}
@@ -43,20 +43,32 @@ def socket_path(store_path: Path) -> Path:
     return Path(os.environ.get("TMPDIR", "/tmp")) / f"inlet-{digest}.sock"
 
 
-def socket_answers(path: Path) -> bool:
+def socket_owner(path: Path) -> dict | None:
+    """Who answers on the control socket ({"pid": ..., "role": "serve" or "sync"}), or None."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(2)
         try:
             s.connect(str(path))
             s.sendall(b'{"op":"ping"}\n')
-            return b'"ok"' in s.recv(256)
-        except OSError:
-            return False
+            answer = orjson.loads(s.makefile("rb").readline())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+    return answer if isinstance(answer, dict) and answer.get("ok") else None
+
+
+def socket_answers(path: Path) -> bool:
+    return socket_owner(path) is not None
+
+
+def describe_owner(owner: dict) -> str:
+    if owner.get("role") == "sync":
+        return f"`inlet sync` (pid {owner.get('pid')}) holds the store for the time of its sync"
+    return f"an inlet server (pid {owner.get('pid')}) is running on the store"
 
 
 class ControlServer:
-    def __init__(self, state: InletState, path: Path):
-        self.state, self.path = state, path
+    def __init__(self, state: InletState, path: Path, role: str = "serve"):
+        self.state, self.path, self.role = state, path, role
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
@@ -82,7 +94,7 @@ class ControlServer:
             request = orjson.loads(line)
             op = request.get("op")
             if op == "ping":
-                await _send(writer, {"ok": True, "pid": os.getpid()})
+                await _send(writer, {"ok": True, "pid": os.getpid(), "role": self.role})
             elif op == "sql":
                 await self._sql(writer, str(request.get("query", "")))
             elif op == "sync":

@@ -17,7 +17,7 @@ import uvicorn
 
 from engine.config import Config
 from engine.server.app import create_app
-from engine.server.control import socket_answers, socket_path
+from engine.server.control import describe_owner, socket_owner, socket_path
 from engine.server.state import InletState
 from engine.store import StoreError, StoreLockedError, StoreWriter, open_store, spool_dir
 from engine.store.sources import mirror_sources
@@ -44,8 +44,9 @@ class _Server(uvicorn.Server):
 
 def build_state(config: Config) -> InletState:
     sock = socket_path(config.store.path)
-    if sock.exists() and socket_answers(sock):
-        raise StoreError(f"an inlet server is already running on {config.store.path} (its socket is {sock})")
+    owner = socket_owner(sock) if sock.exists() else None
+    if owner is not None:
+        raise StoreError(f"{describe_owner(owner)}: {config.store.path} (its socket is {sock})")
     deadline = time.monotonic() + LOCK_WAIT
     while True:
         try:

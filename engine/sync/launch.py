@@ -1,6 +1,7 @@
 """How `inlet sync` runs a sync: inside a running `inlet serve` (through its control socket, since only
 that process may write the store), or here, holding the store for the time of the sync. In the second case
-this process answers the control socket too, so `inlet sql` and `inlet status` keep working meanwhile."""
+this process answers the control socket too, so `inlet sql` and `inlet status` keep working meanwhile, and
+another `inlet sync` runs its sync here as well (this process ends when the last of them has)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ async def _here(config: Config, request: dict, on_progress: OnProgress) -> dict[
     state = build_state(config)
     try:
         state.writer.start(asyncio.get_running_loop())
-        control = ControlServer(state, socket_path(config.store.path))
+        control = ControlServer(state, socket_path(config.store.path), role="sync")
         await control.start()
         try:
             def progress(name: str, counts, done: bool) -> None:
@@ -66,6 +67,7 @@ async def _here(config: Config, request: dict, on_progress: OnProgress) -> dict[
                                                 full_refresh=request["full_refresh"], progress=progress)
             except SyncRefused as exc:
                 raise SyncFailed(str(exc)) from None
+            await state.syncs.wait_idle()  # syncs other `inlet sync` commands asked this process to run
             return result_dict(result)
         finally:
             await control.stop()

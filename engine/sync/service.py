@@ -57,6 +57,11 @@ class SyncService:
     def running(self, source_id: str) -> bool:
         return source_id in self._running
 
+    async def wait_idle(self) -> None:
+        """Return once no sync runs in this process."""
+        while self._running:
+            await asyncio.sleep(0.05)
+
     async def sync(self, source_id: str, *, object_name: str | None = None, full_refresh: bool = False,
                    progress: Progress | None = None) -> SyncResult | None:
         """Run one sync now; None (and a `skipped` row in sync_runs) when one of the source is running."""
