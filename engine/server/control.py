@@ -63,7 +63,7 @@ def socket_answers(path: Path) -> bool:
 def describe_owner(owner: dict) -> str:
     if owner.get("role") == "sync":
         return f"`inlet sync` (pid {owner.get('pid')}) holds the store for the time of its sync"
-    return f"an inlet server (pid {owner.get('pid')}) is running on the store"
+    return f"an inlet server (pid {owner.get('pid')}) is already running on the store"
 
 
 class ControlServer:
