@@ -73,8 +73,12 @@ class _PageSize(Paginator):
         return {**super().first_request(params), "limit": self.limit}
 
 
-class StartingAfter(_PageSize):
-    """Stripe lists: `limit` per page, `starting_after` = the last object's id, stop when `has_more` is false."""
+class _StripeCursor(_PageSize):
+    """Stripe lists: `limit` per page, an object id of the page as the next cursor, stop when `has_more` is
+    false. Subclasses name the parameter and the end of the page it takes its id from."""
+
+    PARAM = ""
+    END = -1  # index into the page's `data`
 
     def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
         page = self._json(response, body)
@@ -82,23 +86,22 @@ class StartingAfter(_PageSize):
             return None
         data = page.get("data") or []
         if not data:
-            raise PaginationError("", "", None, "has_more is true but the page is empty: no id to start after")
-        return {**self._base, "limit": self.limit, "starting_after": self._token(data[-1]["id"])}
+            raise PaginationError("", "", None, f"has_more is true but the page is empty: no id for {self.PARAM}")
+        return {**self._base, "limit": self.limit, self.PARAM: self._token(data[self.END]["id"])}
 
 
-class EndingBefore(_PageSize):
+class StartingAfter(_StripeCursor):
+    """Stripe lists, newest first: `starting_after` = the page's last (oldest) id gives the next older page."""
+
+    PARAM, END = "starting_after", -1
+
+
+class EndingBefore(_StripeCursor):
     """Stripe lists read forwards in time (events since a cursor): `ending_before` = the page's first (newest)
     id gives the page just newer than it; `has_more` says whether newer ones remain. Each page is still newest
     first, so callers reverse it to apply events in order."""
 
-    def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
-        page = self._json(response, body)
-        if not page.get("has_more"):
-            return None
-        data = page.get("data") or []
-        if not data:
-            raise PaginationError("", "", None, "has_more is true but the page is empty: no id to end before")
-        return {**self._base, "limit": self.limit, "ending_before": self._token(data[0]["id"])}
+    PARAM, END = "ending_before", 0
 
 
 class AfterCursor(_PageSize):
