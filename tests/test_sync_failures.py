@@ -83,6 +83,19 @@ def test_malformed_answers_fail_the_run_without_losing_what_came_before(tmp_path
     assert sync(config).returncode == 0
     assert_mirrors_customers(config, api)
 
+    # objects without an id: the run fails saying where and what, and nothing of that page is kept
+    other = write_config(tmp_path / "b" if (tmp_path / "b").mkdir() is None else None,
+                         [api.stripe_source(objects=["customers"])])
+    api.faults.requests = 0
+    api.faults.faults = {3: (200, b'{"object": "list", "has_more": false, "url": "/v1/customers", '
+                                  b'"data": [{"object": "customer", "email": "x@example.com"}]}')}
+    broken = sync(other)
+    assert broken.returncode == 1
+    assert "source 'billing', object 'customers': KeyError: 'id'" in broken.stdout
+    assert store(other, "SELECT count(*) FROM records")[0][0] == 100
+    assert sync(other).returncode == 0
+    assert sorted(records(other)) == sorted(records(config))
+
 
 def test_a_429_storm_slows_the_sync_down_but_loses_nothing(tmp_path):
     # the sandbox allows 4 reads a second; the source is told 50, so the client learns from the 429s

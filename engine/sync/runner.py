@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 from orjson import OPT_SORT_KEYS, dumps
 
-from connectors.kit import CredentialsRefused
+from connectors.kit import ConnectorError, CredentialsRefused
 from engine.ids import new_id
 from engine.sync.apply import Counts, Target, apply_pages, load_cursor, now_us
 from engine.sync.model import Connector, Page, Stream
@@ -90,9 +90,12 @@ async def _run_stream(source_id: str, run_id: str, stream: Stream, run_job: RunJ
         outcome.status = "succeeded"
     except CredentialsRefused as exc:
         outcome.status, outcome.error, outcome.refused = "failed", str(exc), True
-    except Exception as exc:
-        outcome.status, outcome.error = "failed", str(exc) or type(exc).__name__
-        log.debug("sync of %s/%s failed", source_id, stream.name, exc_info=True)
+    except ConnectorError as exc:  # already names the source, the object and the HTTP status
+        outcome.status, outcome.error = "failed", str(exc)
+    except Exception as exc:  # a page the connector could not read, or the store refusing: say where
+        outcome.status = "failed"
+        outcome.error = f"source {source_id!r}, object {stream.name!r}: {type(exc).__name__}: {exc}"
+        log.warning("sync of %s/%s failed", source_id, stream.name, exc_info=True)
     except BaseException:  # cancelled or interrupted: say so if the store is still there, then go on ending
         outcome.status, outcome.error = "failed", INTERRUPTED
         try:
