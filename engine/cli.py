@@ -104,7 +104,7 @@ def sql(ctx: click.Context, query: str, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
-    """Every source: bridge, enabled, events stored, last event, rejections."""
+    """Every source: bridge, enabled, events, rejections, records, last sync."""
     from engine.status import COLUMNS, status_rows
 
     config = _config(ctx)
@@ -164,7 +164,7 @@ def snapshot(ctx: click.Context, path: Path) -> None:
 @click.option("--dir", "directory", default="demo-data", show_default=True, type=click.Path(path_type=Path),
               help="Where the demo's config and store go (emptied first).")
 def demo(directory: Path) -> None:
-    """Start a server, send it events over HTTP, and show what landed per source."""
+    """Start the sandbox and a server, sync Stripe, send events over HTTP, and show what landed."""
     from engine.demo import run_demo
 
     sys.exit(run_demo(directory, echo=click.echo, table=table))

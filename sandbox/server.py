@@ -44,10 +44,10 @@ def serve(host: str, port: int, *, seed: int, customers: int, rate_limit: bool |
     import uvicorn
 
     started = time.monotonic()
+    echo(f"inlet sandbox: generating a Stripe account with {customers:,} customers (seed {seed}) ...")
     sandbox = Sandbox(seed=seed, customers=customers, rate_limit=rate_limit)
     base_url = f"http://{host}:{port}"
-    echo(f"inlet sandbox: Stripe with {customers:,} customers (seed {seed}) seeded in "
-         f"{time.monotonic() - started:.1f}s; serving on {base_url} (Ctrl-C stops it)")
+    echo(f"inlet sandbox: ready in {time.monotonic() - started:.1f}s; serving on {base_url} (Ctrl-C stops it)")
     echo(sandbox.snippet(base_url))
     config = uvicorn.Config(sandbox.app, host=host, port=port, log_level="warning", access_log=False,
                             lifespan="off")
