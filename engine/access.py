@@ -3,16 +3,13 @@ read-only when no server holds it. Callers see the same rows either way."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
-
 from engine.config import Config
 from engine.output import jsonable_rows
-from engine.server.control import socket_answers, socket_path
+from engine.server.control import ask, socket_answers, socket_path
 from engine.store import StoreError, StoreLockedError, open_store, spool_dir
 from engine.store.ingest import committed_seq
 from engine.store.reader import QueryError, run_query
@@ -83,16 +80,10 @@ class _ServerAccess(StoreAccess):
         self.sock = sock
 
     def _request(self, message: dict) -> Iterator[dict]:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.connect(str(self.sock))
-            s.sendall(orjson.dumps(message) + b"\n")
-            with s.makefile("rb") as answers:
-                for line in answers:
-                    answer = orjson.loads(line)
-                    if "error" in answer:
-                        raise QueryError(answer["error"])
-                    yield answer
-        # a server that stops mid-answer closes the socket: the loop ends without "end"
+        for answer in ask(self.sock, message):
+            if "error" in answer:
+                raise QueryError(answer["error"])
+            yield answer
 
     def query(self, sql):
         answers = self._request({"op": "sql", "query": sql})

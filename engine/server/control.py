@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -54,6 +55,17 @@ def socket_owner(path: Path) -> dict | None:
         except (OSError, orjson.JSONDecodeError):
             return None
     return answer if isinstance(answer, dict) and answer.get("ok") else None
+
+
+def ask(path: Path, message: dict) -> Iterator[dict]:
+    """Send one request to the control socket at `path` and yield its answer lines, decoded. A server that
+    stops mid-answer closes the socket: the lines then end early."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(path))
+        s.sendall(orjson.dumps(message) + b"\n")
+        with s.makefile("rb") as answers:
+            for line in answers:
+                yield orjson.loads(line)
 
 
 def socket_answers(path: Path) -> bool:

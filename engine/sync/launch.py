@@ -6,14 +6,11 @@ another `inlet sync` runs its sync here as well (this process ends when the last
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from engine.config import Config
-from engine.server.control import ControlServer, socket_answers, socket_path
+from engine.server.control import ControlServer, ask, socket_answers, socket_path
 from engine.sync.service import SyncRefused, result_dict
 
 OnProgress = Callable[[dict], None]
@@ -34,18 +31,13 @@ def run(config: Config, source_id: str, object_name: str | None, full_refresh: b
 
 
 def _through_server(sock, request: dict, on_progress: OnProgress) -> dict[str, Any]:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(str(sock))
-        s.sendall(orjson.dumps(request) + b"\n")
-        with s.makefile("rb") as answers:
-            for line in answers:
-                message = orjson.loads(line)
-                if "progress" in message:
-                    on_progress(message["progress"])
-                elif "error" in message:
-                    raise SyncFailed(message["error"])
-                else:
-                    return message.get("result") or message
+    for message in ask(sock, request):
+        if "progress" in message:
+            on_progress(message["progress"])
+        elif "error" in message:
+            raise SyncFailed(message["error"])
+        else:
+            return message.get("result") or message
     raise SyncFailed("the inlet server closed the connection before the sync ended; it may still be running "
                      "there (see sync_runs)")
 

@@ -52,7 +52,7 @@ class SyncService:
         self.config = config
         self.writer = writer
         self.transport = transport  # tests: an in-process sandbox instead of the network
-        self._running: dict[str, asyncio.Task] = {}
+        self._running: set[str] = set()  # sources with a sync running in this process
 
     def running(self, source_id: str) -> bool:
         return source_id in self._running
@@ -67,21 +67,19 @@ class SyncService:
         """Run one sync now; None (and a `skipped` row in sync_runs) when one of the source is running."""
         source = pull_source(self.config, source_id, object_name)
         objects = [object_name] if object_name else source.object_names
+        connector = build_connector(source, transport=self.transport)
         if source_id in self._running:
-            connector = build_connector(source)
             types = [s.object_type for s in connector.streams() if s.name in objects]
             await connector.aclose()
             await self.writer.run(lambda con: record_skipped(con, source_id, types,
                                                              "another sync of this source was running"))
             return None
-        connector = build_connector(source, transport=self.transport)
-        task = asyncio.current_task()
-        self._running[source_id] = task
+        self._running.add(source_id)
         try:
             return await run_sync(source_id, connector, self.writer.run, objects=objects, full_refresh=full_refresh,
                                   progress=progress)
         finally:
-            del self._running[source_id]
+            self._running.discard(source_id)
             await connector.aclose()
 
 
