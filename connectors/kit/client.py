@@ -84,6 +84,15 @@ class SourceClient:
                     graphql_query: str | None = None) -> AsyncIterator[list[Any]]:
         """Yield each page's records, following `paginator` to the end. With `graphql_query`, each page is a
         POST of `{"query": ..., "variables": params}` (read-only, so retried like a GET)."""
+        async for records, _ in self.pages_with_next(paginator, path, params, object_name=object_name,
+                                                     records_path=records_path, graphql_query=graphql_query):
+            yield records
+
+    async def pages_with_next(self, paginator: Paginator, path: str, params: Mapping[str, Any] | None = None, *,
+                              object_name: str, records_path: str | Sequence[str],
+                              graphql_query: str | None = None) -> AsyncIterator[tuple[list[Any], Any]]:
+        """As `pages`, with the parameters of the page after each one (None after the last): a stream whose
+        vendor hands out opaque page tokens commits them as its cursor, to resume exactly there."""
         method = "GET" if graphql_query is None else "POST"
         request: dict[str, Any] | None = paginator.first_request(params)
         while request is not None:
@@ -96,11 +105,11 @@ class SourceClient:
             if not isinstance(records, list):  # a wrong records_path must fail loudly, not sync nothing
                 raise self._error(FatalError, object_name, response.status_code,
                                   f"{method} {path}: no list of records at {records_path!r} in the response")
-            yield records
             try:
                 request = paginator.next_request(response, body)
             except ConnectorError as exc:
                 raise exc.with_context(self.source_id, object_name) from None
+            yield records, request
 
     async def _request(self, method: str, path: str, object_name: str, params: Mapping[str, Any] | None,
                        data: Mapping[str, Any] | None, json_body: Any, idempotent: bool) -> tuple[httpx.Response, Any]:

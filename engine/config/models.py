@@ -149,12 +149,42 @@ class StripeSource(_PullSource):
     webhook_secret: SecretStr | None = None
 
 
+class HubSpotSource(_PullSource):
+    """HubSpot CRM: a private app's access token. `requests_per_10s` is the account's rolling limit (100 on
+    Free/Starter, 190 on Professional/Enterprise, 250 with the limit-increase pack); `search_per_second` the
+    search endpoints' own (5 per account, as documented)."""
+
+    OBJECTS: ClassVar[tuple[str, ...]] = ("contacts", "companies", "deals", "owners")
+    bridge: Literal["hubspot"]
+    token: SecretStr
+    requests_per_10s: Annotated[int, Field(ge=1, le=1000)] = 100
+    search_per_second: Annotated[int, Field(ge=1, le=100)] = 5  # the search endpoints' own limit
+    webhook_secret: SecretStr | None = None
+
+
+SHOPIFY_API_VERSION = "2026-10"
+_SHOP_PATTERN = r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$"
+
+
+class ShopifySource(_PullSource):
+    """Shopify: the shop's `*.myshopify.com` domain and an Admin API access token (`shpat_…`). `api_version`
+    is the GraphQL Admin API version (quarterly, `YYYY-MM`)."""
+
+    OBJECTS: ClassVar[tuple[str, ...]] = ("customers", "orders", "products")
+    bridge: Literal["shopify"]
+    shop: Annotated[str, Field(pattern=_SHOP_PATTERN)]
+    access_token: SecretStr
+    api_version: Annotated[str, Field(pattern=r"^(\d{4}-(01|04|07|10)|unstable)$")] = SHOPIFY_API_VERSION
+    webhook_secret: SecretStr | None = None
+
+
 # One model per bridge, discriminated on `bridge`.
-SourceConfig = Annotated[WebhookSource | RedirectSource | StripeSource, Field(discriminator="bridge")]
-AnySource = WebhookSource | RedirectSource | StripeSource
+SourceConfig = Annotated[WebhookSource | RedirectSource | StripeSource | HubSpotSource | ShopifySource,
+                         Field(discriminator="bridge")]
+AnySource = WebhookSource | RedirectSource | StripeSource | HubSpotSource | ShopifySource
 PullSource = _PullSource
-BRIDGES: tuple[str, ...] = ("webhook", "redirect", "stripe")
-PULL_BRIDGES: frozenset[str] = frozenset({"stripe"})
+BRIDGES: tuple[str, ...] = ("webhook", "redirect", "stripe", "hubspot", "shopify")
+PULL_BRIDGES: frozenset[str] = frozenset({"stripe", "hubspot", "shopify"})
 PUSH_BRIDGES: frozenset[str] = frozenset({"webhook"})  # the bridges the collect webhooks accept
 
 

@@ -77,7 +77,7 @@ def apply_pages(con: duckdb.DuckDBPyConnection, target: Target, pages: list[Page
         if page.scan_complete:
             counts.add(_apply_records(con, target, segment, now))
             segment = []
-            counts.deleted += _complete_scan(con, target, page.scan_id, now)
+            counts.deleted += _complete_scan(con, target, page.scan_id, now, page.scan_scope)
     if segment:
         counts.add(_apply_records(con, target, segment, now))
     if pages:
@@ -200,6 +200,7 @@ _MISSING = """
     FROM records r
     WHERE r.source_id = $source AND r.object_type = $type AND NOT r.deleted
       AND r.synced_at < make_timestamp($started)::TIMESTAMPTZ
+      AND ($scope_key IS NULL OR json_extract_string(r.data, '$.' || $scope_key) >= $scope_min)
       AND r.external_id NOT IN (SELECT external_id FROM sync_seen
                                 WHERE source_id = $source AND object_type = $type AND scan_id = $scan)
 """
@@ -225,13 +226,16 @@ def _with_event_ids(changes: pa.Table) -> pa.Table:
     return changes.append_column("event_id", pa.array([new_id() for _ in range(changes.num_rows)], pa.string()))
 
 
-def _complete_scan(con: duckdb.DuckDBPyConnection, target: Target, scan_id: str | None, now: int) -> int:
-    """Mark deleted what the complete read `scan_id` did not meet; returns how many."""
+def _complete_scan(con: duckdb.DuckDBPyConnection, target: Target, scan_id: str | None, now: int,
+                   scope: tuple[str, str] | None = None) -> int:
+    """Mark deleted what the complete read `scan_id` did not meet (within `scope`); returns how many."""
     if scan_id is None:
         return 0
     keys = {"source": target.source_id, "type": target.object_type, "scan": scan_id}
+    scope_key, scope_min = scope if scope else (None, None)
     missing = _with_event_ids(
-        con.sql(_MISSING, params={**keys, "now": now, "started": scan_started_us(scan_id)}).to_arrow_table())
+        con.sql(_MISSING, params={**keys, "now": now, "started": scan_started_us(scan_id), "scope_key": scope_key,
+                                  "scope_min": scope_min}).to_arrow_table())
     if missing.num_rows:
         with _registered(con, "changes", missing):
             con.execute(_UPSERT, {"source": target.source_id, "type": target.object_type, "now": now})

@@ -31,6 +31,9 @@ class Page:
     cursor: Any  # the stream's position after this page (JSON-ready); committed with the records
     scan_id: str | None = None  # set while a complete read runs: the ids met count as "still there"
     scan_complete: bool = False  # the complete read `scan_id` has ended: what it did not meet is deleted
+    # only within what the read could see: (top-level data key, minimum ISO value), e.g. orders created in the
+    # last 60 days when older ones are outside the token's scope. None: the read saw every object of the type.
+    scan_scope: tuple[str, str] | None = None
     requests: int = 1  # HTTP requests this page took
     mode: str | None = None  # list, events, full refresh: how the stream is reading
     note: str | None = None  # something the stream decided on its own, for the run log

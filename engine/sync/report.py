@@ -61,6 +61,9 @@ def print_summary(result: dict[str, Any], echo) -> None:
     echo(table(columns, rows))
     http = result.get("http") or {}
     if http:
-        echo(f"HTTP: {http['requests']:,} requests, {http['rate_limited']:,} answered 429 (rate-limited)")
+        line = f"HTTP: {http['requests']:,} requests, {http['rate_limited']:,} answered 429 (rate-limited)"
+        if "throttled" in http:  # Shopify GraphQL: throttling answers 200 with a THROTTLED error
+            line += f", {http['throttled']:,} THROTTLED"
+        echo(line)
     for line in lines:
         echo(line)

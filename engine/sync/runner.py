@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 from orjson import OPT_SORT_KEYS, dumps
 
-from connectors.kit import ConnectorError, CredentialsRefused
+from connectors.kit import ConnectorError, CredentialsRefused, DailyLimitReached
 from engine.ids import new_id
 from engine.sync.apply import Counts, Target, apply_pages, load_cursor, now_us
 from engine.sync.model import Connector, Page, Stream
@@ -88,7 +88,7 @@ async def _run_stream(source_id: str, run_id: str, stream: Stream, run_job: RunJ
     try:
         await _pump(stream, cursor, full_refresh, target, run_job, outcome, progress)
         outcome.status = "succeeded"
-    except CredentialsRefused as exc:
+    except (CredentialsRefused, DailyLimitReached) as exc:  # every later request would be refused too
         outcome.status, outcome.error, outcome.refused = "failed", str(exc), True
     except ConnectorError as exc:  # already names the source, the object and the HTTP status
         outcome.status, outcome.error = "failed", str(exc)

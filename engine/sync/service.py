@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from engine.config import Config, PullSource, StripeSource
+from engine.config import Config, HubSpotSource, PullSource, ShopifySource, StripeSource
 from engine.store import StoreWriter
 from engine.sync.model import Connector
 from engine.sync.runner import Progress, SyncResult, record_skipped, run_sync
@@ -25,6 +25,18 @@ def build_connector(source: PullSource, *, transport: httpx.AsyncBaseTransport |
 
         return StripeConnector(source.id, source.api_key, base_url=source.base_url, objects=source.object_names,
                                rate_limit=source.rate_limit, transport=transport)
+    if isinstance(source, HubSpotSource):
+        from connectors.hubspot import HubSpotConnector
+
+        return HubSpotConnector(source.id, source.token, base_url=source.base_url, objects=source.object_names,
+                                requests_per_10s=source.requests_per_10s, search_per_second=source.search_per_second,
+                                rate_limit=source.rate_limit, transport=transport)
+    if isinstance(source, ShopifySource):
+        from connectors.shopify import ShopifyConnector
+
+        return ShopifyConnector(source.id, source.shop, source.access_token, base_url=source.base_url,
+                                api_version=source.api_version, objects=source.object_names,
+                                rate_limit=source.rate_limit, transport=transport)
     raise SyncRefused(f"source {source.id!r}: no connector for bridge {source.bridge!r}")
 
 

@@ -1,0 +1,62 @@
+"""The HubSpot connector: a private app's token as Bearer, two clients with their own limits (the search
+endpoints are counted apart from the rest: 5 per second against 100 or 190 per rolling 10 s), one stream per
+object."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import httpx
+from pydantic import SecretStr
+
+from connectors.hubspot.objects import CRM_OBJECTS, OWNERS
+from connectors.hubspot.owners import OwnersStream
+from connectors.hubspot.stream import HubSpotStream
+from connectors.kit import BearerToken, RateLimiter, SourceClient, limits
+
+BASE_URL = "https://api.hubapi.com"
+OBJECTS = (*CRM_OBJECTS, OWNERS)
+
+
+def limiters(requests_per_10s: int, search_per_second: int, rate_limit: float | None) -> tuple[RateLimiter,
+                                                                                            RateLimiter]:
+    """(general, search): the account's documented limits, each lowered to `rate_limit` requests per second
+    when one is configured."""
+    general = limits.hubspot(requests_per_10s)
+    search = RateLimiter.rolling(search_per_second, 1.0)
+    if rate_limit is not None:
+        if rate_limit < requests_per_10s / 10:
+            general = RateLimiter(rate_limit)
+        if rate_limit < search_per_second:
+            search = RateLimiter(rate_limit)
+    return general, search
+
+
+class HubSpotConnector:
+    def __init__(self, source_id: str, token: str | SecretStr, *, base_url: str | None = None,
+                 objects: Sequence[str] | None = None, requests_per_10s: int = 100, search_per_second: int = 5,
+                 rate_limit: float | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                 now: Callable[[], float] = time.time) -> None:
+        self.source_id = source_id
+        general, search = limiters(requests_per_10s, search_per_second, rate_limit)
+        url = base_url or BASE_URL
+        self.client = SourceClient(source_id, url, BearerToken(token), limiter=general, transport=transport)
+        self.search_client = SourceClient(source_id, url, BearerToken(token), limiter=search, transport=transport)
+        self._streams: list = []
+        for name in objects or OBJECTS:
+            if name == OWNERS:
+                self._streams.append(OwnersStream(self.client))
+            else:
+                self._streams.append(HubSpotStream(self.client, self.search_client, CRM_OBJECTS[name], now=now))
+
+    def streams(self) -> list:
+        return list(self._streams)
+
+    def http_stats(self) -> dict[str, int]:
+        clients = (self.client, self.search_client)
+        return {"requests": sum(c.requests for c in clients), "rate_limited": sum(c.rate_limited for c in clients)}
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self.search_client.aclose()

@@ -1,0 +1,210 @@
+"""One HubSpot CRM object (contacts, companies, deals) as a stream of pages for the sync runner.
+
+First run and full refresh: the list endpoint (`limit=100`, `after`), as a complete read. Every property is
+asked for, by the names the properties API lists. When they fit in the URL they go in `properties=`; when they
+do not, the list pages carry ids only and each page is read again by `batch/read` with the names in the body,
+so a portal with hundreds of properties never meets a 414.
+
+Later runs: the search API, filtered on the object's last-modified property and sorted ascending. It is paged
+by keyset, never by offset: each request starts again at the last modified time read (`GTE`) and skips the ids
+already read at that exact millisecond. `after` stays 0, so the search API's 10,000-result cap never applies
+however many records changed, and a record modified while the run pages cannot shift the pages and be skipped.
+When one millisecond holds a whole page (a bulk import), that millisecond is read in id order (`EQ` the time,
+`hs_object_id GT` the last id), then the run goes on after it. Each window then reads the archived list
+(`archived=true`) and marks deleted what was archived since the last window.
+
+Cursors (JSON, committed with each page):
+    {"mode": "list", "how": ..., "scan": ..., "after": <next page token or null>, "since": <ms>}
+    {"mode": "search", "phase": "search", "since": <ms>, "seen": [ids read at since], "group": <last id or null>,
+     "fresh": <window ended: start the next one LOOKBACK before since>, "archived_since": <ms>}
+    {"mode": "search", "phase": "archived", "after": <token>, "archived_started": <ms>, ...}
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import quote
+
+from connectors.hubspot.objects import CrmObject
+from connectors.hubspot.times import to_ms
+from connectors.kit import AfterCursor, FatalError, SourceClient
+from engine.ids import new_id
+from engine.sync.model import Page, RecordIn
+
+LIST_PAGE = 100  # the list endpoints' maximum
+SEARCH_PAGE = 200  # the search endpoints' maximum
+URL_BUDGET = 8_000  # bytes of URL a list request may take; above it the properties go in batch/read bodies
+LOOKBACK_MS = 60_000  # search is eventually consistent: each window starts this far before the last one ended
+_LIST_EXTRA = len("?limit=100&archived=false&properties=&after=") + 64  # the rest of a list URL, generously
+
+
+class HubSpotStream:
+    def __init__(self, client: SourceClient, search_client: SourceClient, obj: CrmObject, *,
+                 now: Callable[[], float] = time.time) -> None:
+        self.client, self.search_client, self.obj = client, search_client, obj
+        self.name, self.object_type = obj.name, obj.object_type
+        self._now = now
+        self._names: list[str] | None = None
+
+    def _now_ms(self) -> int:
+        return int(self._now() * 1000)
+
+    # -- entry -----------------------------------------------------------------------------------------------
+    async def read(self, cursor: Any, *, full_refresh: bool) -> AsyncIterator[Page]:
+        if full_refresh or not isinstance(cursor, dict) or cursor.get("mode") not in ("list", "search"):
+            how = "full refresh" if full_refresh and cursor else "list"
+            cursor = {"mode": "list", "how": how, "scan": new_id(), "after": None,
+                      "since": self._now_ms() - LOOKBACK_MS}
+        if cursor["mode"] == "list":
+            async for page in self._list(cursor):
+                yield page
+                cursor = page.cursor
+        if cursor.get("phase") != "archived":
+            async for page in self._search(cursor):
+                yield page
+                cursor = page.cursor
+        async for page in self._archived(cursor):
+            yield page
+
+    # -- all properties --------------------------------------------------------------------------------------
+    async def _property_names(self) -> tuple[list[str], int]:
+        """The object's property names, and the requests it took (0 once known)."""
+        if self._names is not None:
+            return self._names, 0
+        body = await self.client.get_json(f"/crm/v3/properties/{self.name}", object_name=self.name)
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise FatalError(self.client.source_id, self.name, None, "the properties API answered without `results`")
+        names = [p["name"] for p in results if isinstance(p, dict) and isinstance(p.get("name"), str)]
+        self._names = list(dict.fromkeys(["hs_object_id", self.obj.modified, *names]))
+        return self._names, 1
+
+    def _fits_in_url(self, names: list[str]) -> bool:
+        return len(self.obj.path) + _LIST_EXTRA + len(quote(",".join(names), safe="")) <= URL_BUDGET
+
+    # -- complete read of the list endpoint -------------------------------------------------------------------
+    async def _list(self, cursor: dict) -> AsyncIterator[Page]:
+        names, requests = await self._property_names()
+        in_url = self._fits_in_url(names)
+        params: dict[str, Any] = {"archived": "false", "properties": ",".join(names) if in_url else "hs_object_id"}
+        if cursor["after"] is not None:
+            params["after"] = cursor["after"]
+        pages = self.client.pages_with_next(AfterCursor(LIST_PAGE), self.obj.path, params, object_name=self.name,
+                                            records_path="results")
+        async for results, following in pages:
+            requests += 1
+            if not in_url and results:
+                results = await self._batch_read([r["id"] for r in results], names)
+                requests += 1
+            records = [self._record(r) for r in results]
+            if following is not None:
+                cursor = {**cursor, "after": following["after"]}
+                yield Page(records, cursor, scan_id=cursor["scan"], requests=requests, mode=cursor["how"])
+            else:  # the read is complete: what it did not meet is gone; changes since it began come by search
+                after = {"mode": "search", "phase": "search", "since": cursor["since"], "seen": [], "group": None,
+                         "fresh": False, "archived_since": cursor["since"]}
+                yield Page(records, after, scan_id=cursor["scan"], scan_complete=True, requests=requests,
+                           mode=cursor["how"])
+            requests = 0
+
+    async def _batch_read(self, ids: list[str], names: list[str]) -> list[dict]:
+        """The records `ids` with every property, names in the body. Ids archived since the list page are left
+        out (HubSpot answers 207 with an error for them); the archived pass marks them deleted."""
+        body = await self.client.request_json(
+            "POST", f"{self.obj.path}/batch/read", self.name, params={"archived": "false"},
+            json_body={"inputs": [{"id": i} for i in ids], "properties": names, "propertiesWithHistory": []},
+            idempotent=True)
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise FatalError(self.client.source_id, self.name, None, "batch/read answered without `results`")
+        by_id = {r.get("id"): r for r in results if isinstance(r, dict)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    # -- changes by search ------------------------------------------------------------------------------------
+    async def _search(self, cursor: dict) -> AsyncIterator[Page]:
+        names, requests = await self._property_names()
+        c = dict(cursor)
+        if c.get("fresh"):
+            c.update(since=c["since"] - LOOKBACK_MS, seen=[], group=None, fresh=False)
+        prop = self.obj.modified
+        while True:
+            since, group = c["since"], c["group"]
+            if group is not None:
+                filters = [{"propertyName": prop, "operator": "EQ", "value": str(since)},
+                           {"propertyName": "hs_object_id", "operator": "GT", "value": str(group)}]
+                sort = "hs_object_id"
+            else:
+                filters = [{"propertyName": prop, "operator": "GTE", "value": str(since)}]
+                sort = prop
+            body = await self.search_client.post_json(
+                f"{self.obj.path}/search",
+                {"filterGroups": [{"filters": filters}], "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+                 "properties": names, "limit": SEARCH_PAGE, "after": "0"},
+                object_name=self.name, idempotent=True)
+            requests += 1
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list):
+                raise FatalError(self.client.source_id, self.name, None, "search answered without `results`")
+            more = bool((body.get("paging") or {}).get("next")) or len(results) >= SEARCH_PAGE
+            if group is not None:
+                fresh = results
+                # the rest of this millisecond, then everything after it
+                c = {**c, "group": results[-1]["id"]} if more and results else \
+                    {**c, "group": None, "since": since + 1, "seen": []}
+            else:
+                seen = set(c["seen"])
+                fresh = [r for r in results if not (r["id"] in seen and self._modified(r) == since)]
+                if more and results:
+                    last = self._modified(results[-1])
+                    if last <= since:  # a whole page in one millisecond: read it by id
+                        c = {**c, "group": "0"}
+                    else:
+                        c = {**c, "since": last, "seen": [r["id"] for r in results if self._modified(r) == last]}
+                else:  # the window is read: next time, start from its newest change (less the lookback)
+                    newest = max((self._modified(r) for r in results), default=since)
+                    c = {**c, "since": max(newest, since), "seen": [], "group": None, "fresh": True,
+                         "phase": "archived", "after": None, "archived_started": self._now_ms()}
+            yield Page([self._record(r) for r in fresh], c, requests=requests, mode="search")
+            requests = 0
+            if c.get("phase") == "archived":
+                return
+
+    # -- deletes: the archived list ---------------------------------------------------------------------------
+    async def _archived(self, cursor: dict) -> AsyncIterator[Page]:
+        """Records archived since the last window are marked deleted (their stored data is kept). HubSpot
+        cannot filter the archived list by time, so the whole list is read, ids only."""
+        since = cursor["archived_since"] - LOOKBACK_MS
+        params: dict[str, Any] = {"archived": "true", "properties": "hs_object_id"}
+        if cursor.get("after"):
+            params["after"] = cursor["after"]
+        pages = self.client.pages_with_next(AfterCursor(LIST_PAGE), self.obj.path, params, object_name=self.name,
+                                            records_path="results")
+        async for results, following in pages:
+            records = []
+            for r in results:
+                at = to_ms(r.get("archivedAt") or r.get("updatedAt"))
+                if at is None or at >= since:
+                    records.append(RecordIn(str(r["id"]), None, deleted=True,
+                                            updated_at_us=None if at is None else at * 1000))
+            if following is not None:
+                cursor = {**cursor, "after": following["after"]}
+            else:
+                cursor = {**cursor, "phase": "search", "after": None, "archived_since": cursor["archived_started"]}
+            yield Page(records, cursor, mode="search")
+
+    # -- records ---------------------------------------------------------------------------------------------
+    def _modified(self, record: dict) -> int:
+        props = record.get("properties") or {}
+        ms = to_ms(props.get(self.obj.modified)) or to_ms(record.get("updatedAt"))
+        if ms is None:
+            raise FatalError(self.client.source_id, self.name, None,
+                             f"record {record.get('id')!r} has no {self.obj.modified} and no updatedAt")
+        return ms
+
+    def _record(self, record: dict) -> RecordIn:
+        if not isinstance(record, dict) or record.get("id") in (None, ""):
+            raise FatalError(self.client.source_id, self.name, None, f"a record without an id: {str(record)[:200]}")
+        updated = to_ms(record.get("updatedAt"))
+        return RecordIn(str(record["id"]), record, updated_at_us=None if updated is None else updated * 1000)
