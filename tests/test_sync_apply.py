@@ -351,6 +351,18 @@ def test_a_complete_read_in_one_call_finds_deletions_too(con: duckdb.DuckDBPyCon
     assert con.execute("SELECT count(*) FROM sync_seen").fetchone() == (0,)
 
 
+def test_a_scoped_read_judges_only_the_records_inside_its_scope(con: duckdb.DuckDBPyConnection) -> None:
+    # orders read without read_all_orders: those created before the window were not visible, so not missing
+    target = begin_run(con)
+    apply(con, target, Page([rec("old", {"createdAt": "2024-01-01T00:00:00Z"}),
+                             rec("recent", {"createdAt": "2025-06-01T00:00:00Z"}), rec("undated", {})], None))
+    scan = new_scan()
+    counts = apply(con, target, Page([], "done", scan_id=scan, scan_complete=True,
+                                     scan_scope=("createdAt", "2025-04-01T00:00:00Z")))
+    assert counts.deleted == 1
+    assert {k for k, v in records(con).items() if v["deleted"]} == {"recent"}
+
+
 def test_a_record_written_after_the_scan_began_is_never_marked_deleted(con: duckdb.DuckDBPyConnection) -> None:
     target = begin_run(con)
     seed_other_streams(con)
