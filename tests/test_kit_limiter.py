@@ -58,11 +58,33 @@ async def test_window_limiter_pause_holds_everyone_and_spends_nothing_extra() ->
 
 async def test_rolling_window_with_burst_never_passes_the_limit() -> None:
     clock = FakeClock()
-    limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)  # burst 10, never > 100 per 10 s
+    limiter = RateLimiter.rolling(100, 10.0, burst=10, clock=clock, sleep=clock.sleep)
     stamps = await times(limiter, clock, 400)
     assert stamps[9] == stamps[0]  # the burst goes at once
     assert stamps[10] > stamps[0]
     assert most_in_any_window(stamps, 10.0) == 100
+
+
+async def test_hubspot_spends_whole_windows_and_never_passes_the_limit() -> None:
+    clock = FakeClock()
+    limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)
+    stamps = await times(limiter, clock, 250)
+    assert stamps[99] == stamps[0] and stamps[100] - stamps[0] == pytest.approx(10.3)
+    assert most_in_any_window(stamps, 10.0) == 100
+
+
+async def test_hubspot_remaining_explained_by_our_own_requests_holds_nothing() -> None:
+    clock = FakeClock()
+    limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)
+    await times(limiter, clock, 95)
+    limiter.observe_headers({"X-HubSpot-RateLimit-Remaining": "5", "X-HubSpot-RateLimit-Max": "100"})
+    start = clock()
+    await limiter.acquire()
+    assert clock() == start
+    # another app took 30 of the window: slow down
+    limiter.observe_headers({"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Max": "100"})
+    await limiter.acquire()
+    assert clock() - start >= 1.0
 
 
 async def test_hubspot_search_is_five_per_second() -> None:

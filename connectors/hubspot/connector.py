@@ -24,7 +24,7 @@ def limiters(requests_per_10s: int, search_per_second: int, rate_limit: float | 
     """(general, search): the account's documented limits, each lowered to `rate_limit` requests per second
     when one is configured."""
     general = limits.hubspot(requests_per_10s)
-    search = RateLimiter.rolling(search_per_second, 1.0)
+    search = limits.hubspot_search(search_per_second)
     if rate_limit is not None:
         if rate_limit < requests_per_10s / 10:
             general = RateLimiter(rate_limit)
