@@ -9,12 +9,14 @@ import time
 import uvicorn
 
 from engine.net import free_port
-from sandbox.server import STRIPE_KEY, Sandbox
+from sandbox.hubspot import HUBSPOT_TOKEN
+from sandbox.server import SHOP, STRIPE_KEY, Sandbox
+from sandbox.shopify import SHOPIFY_TOKEN
 
 
 class Faults:
-    """ASGI wrapper: `faults[n] = (status, body)` answers the n-th API request (from 1) itself instead of the
-    sandbox; `requests` counts them."""
+    """ASGI wrapper: `faults[n] = (status, body[, headers])` answers the n-th API request (from 1) itself instead
+    of the sandbox; `requests` counts them."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -28,16 +30,18 @@ class Faults:
         fault = self.faults.get(self.requests)
         if fault is None:
             return await self.app(scope, receive, send)
-        status, body = fault
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
+        status, body, *extra = fault
+        headers = [(b"content-type", b"application/json")]
+        headers += [(k.lower().encode(), v.encode()) for k, v in (extra[0] if extra else {}).items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 
 class SandboxAPI:
     def __init__(self, **options) -> None:
+        options.setdefault("vendors", ("stripe",))  # seeding the others costs time that Stripe tests need not pay
         self.sandbox = Sandbox(**options)
-        self.stripe = self.sandbox.stripe
+        self.stripe, self.hubspot, self.shopify = self.sandbox.stripe, self.sandbox.hubspot, self.sandbox.shopify
         self.faults = Faults(self.sandbox.app)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -60,3 +64,11 @@ class SandboxAPI:
     def stripe_source(self, source_id: str = "billing", **extra) -> dict:
         return {"id": source_id, "name": "Stripe", "channel": "billing", "bridge": "stripe", "api_key": STRIPE_KEY,
                 "base_url": self.url, **extra}
+
+    def hubspot_source(self, source_id: str = "crm", **extra) -> dict:
+        return {"id": source_id, "name": "HubSpot", "channel": "crm", "bridge": "hubspot", "token": HUBSPOT_TOKEN,
+                "base_url": self.url, **extra}
+
+    def shopify_source(self, source_id: str = "shop", **extra) -> dict:
+        return {"id": source_id, "name": "Shopify", "channel": "web", "bridge": "shopify", "shop": SHOP,
+                "access_token": SHOPIFY_TOKEN, "base_url": self.url, **extra}
