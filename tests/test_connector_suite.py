@@ -125,7 +125,53 @@ HUBSPOT = Vendor(
                             "errorType": "RATE_LIMIT", "correlationId": "x"}))},
     slow={"requests_per_10s": 30, "search_per_second": 3}, kill_at=150)
 
-VENDORS = [STRIPE, HUBSPOT]
+# -- Shopify ---------------------------------------------------------------------------------------------------
+SHOPIFY_TYPES = {"customers": "customer", "orders": "order", "products": "product"}
+# A few fields of each object and its nested connection's ids: what the connector selects, compared both ways.
+SHOPIFY_FIELDS = {"customer": ("id", "email", "firstName", "lastName", "tags", "note", "updatedAt"),
+                  "order": ("id", "name", "closed", "closedAt", "cancelledAt", "displayFinancialStatus", "updatedAt"),
+                  "product": ("id", "title", "status", "tags", "updatedAt")}
+SHOPIFY_NESTED = {"order": "lineItems", "product": "variants"}
+
+
+def _shopify_view(object_type: str, data: dict) -> dict:
+    view = {k: data.get(k) for k in SHOPIFY_FIELDS[object_type]}
+    if nested := SHOPIFY_NESTED.get(object_type):
+        view[nested] = [item["id"] for item in data.get(nested) or []]
+    return view
+
+
+def _shopify_remote(api: SandboxAPI) -> dict[Key, Any]:
+    return {(SHOPIFY_TYPES[kind], o["id"]): _shopify_view(SHOPIFY_TYPES[kind], o)
+            for kind in SHOPIFY_TYPES for o in api.shopify.objects(kind)}
+
+
+def _shopify_mutate(api: SandboxAPI) -> dict[Key, str]:
+    # Customers and orders have no deletion events in the GraphQL API (a full refresh finds those): only
+    # products are deleted here.
+    before = _shopify_remote(api)
+    api.shopify.mutate("customers", updates=4, creates=2)
+    api.shopify.mutate("orders", updates=3, creates=2)
+    api.shopify.mutate("products", updates=2, deletes=2, creates=1)
+    return _expected(before, _shopify_remote(api))
+
+
+def _throttled(available: int) -> bytes:
+    return orjson.dumps({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+                         "extensions": {"cost": {"requestedQueryCost": 802, "actualQueryCost": None, "throttleStatus": {
+                             "maximumAvailable": 2000.0, "currentlyAvailable": available, "restoreRate": 2000.0}}}})
+
+
+SHOPIFY = Vendor(
+    "shopify", "shop", {"customers": 150, "rate_limit": False},
+    lambda api, **extra: api.shopify_source(**extra), _shopify_remote, _shopify_view, _shopify_mutate,
+    {"access_token": "shpat_not_the_right_one_4242"},
+    {2: (200, _throttled(10)), 3: (200, _throttled(50)), 5: (503, b"Service Unavailable"),
+     6: (500, orjson.dumps({"errors": "Internal Server Error"})),
+     8: (429, orjson.dumps({"errors": "Exceeded 2 calls per second for api client."}), {"Retry-After": "0.5"})},
+    slow={"rate_limit": 4}, kill_at=250)
+
+VENDORS = [STRIPE, HUBSPOT, SHOPIFY]
 
 
 def _expected(before: dict[Key, Any], after: dict[Key, Any]) -> dict[Key, str]:
