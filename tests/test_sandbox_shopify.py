@@ -477,8 +477,7 @@ async def test_deletion_events_record_product_deletions() -> None:
         assert [e["subjectId"] for e in recent] == gone
         none = await shop.data("{ deletionEvents(first: 5, subjectTypes: [COLLECTION]) { nodes { subjectId } } }")
         assert none == {"deletionEvents": {"nodes": []}}
-        customer = sb.objects("customers")[0]["id"]
-        sb.delete("customers", customer)  # customers leave no deletion event (products and collections only)
+        sb.mutate("customers", deletes=1)  # customers leave no deletion event (products and collections only)
         assert len((await shop.data(query))["deletionEvents"]["nodes"]) == len(seeded) + 3
 
 
@@ -673,10 +672,14 @@ def test_update_and_delete_helpers() -> None:
     assert cancelled["cancelReason"] == "CUSTOMER" and cancelled["cancelledAt"] and cancelled["closed"]
     with pytest.raises(ValueError):
         sb.update("customers", customer["id"], id="gid://shopify/Customer/1")
-    sb.delete("customers", customer["id"])
-    assert customer["id"] not in sb.gids("customers")
+    with_orders = next(c["id"] for c in sb.objects("customers") if c["numberOfOrders"] not in (0, "0"))
+    with pytest.raises(ValueError, match="has orders"):
+        sb.delete("customers", with_orders)
+    without = next(c["id"] for c in sb.objects("customers") if c["numberOfOrders"] in (0, "0"))
+    sb.delete("customers", without)
+    assert without not in sb.gids("customers")
     with pytest.raises(KeyError):
-        sb.delete("customers", customer["id"])
+        sb.delete("customers", without)
 
 
 # -- the fast executor answers exactly as graphql-core does ----------------------------------------------------

@@ -194,6 +194,8 @@ class ShopifySandbox:
         """Delete an object. A product's deletion is recorded as a `DeletionEvent` (Shopify records them for
         products and collections only)."""
         obj = self._get(kind, global_id)
+        if kind == "customers" and obj["_orders"]:
+            raise ValueError(f"{global_id} has orders: Shopify does not delete a customer who has orders")
         self.collections[kind].remove(obj["_num"])
         if kind == "customers":
             self.set_email(obj, None)
