@@ -164,7 +164,7 @@ def snapshot(ctx: click.Context, path: Path) -> None:
 @click.option("--dir", "directory", default="demo-data", show_default=True, type=click.Path(path_type=Path),
               help="Where the demo's config and store go (emptied first).")
 def demo(directory: Path) -> None:
-    """Start the sandbox and a server, sync Stripe, send events over HTTP, and show what landed."""
+    """Start the sandbox and a server, sync Stripe, HubSpot and Shopify, send events over HTTP, show what landed."""
     from engine.demo import run_demo
 
     sys.exit(run_demo(directory, echo=click.echo, table=table))
@@ -181,18 +181,23 @@ def _rate_limit(value: str) -> bool | int:
 @cli.command()
 @click.option("--port", default=12111, show_default=True, help="Loopback port to serve on (0: any free one).")
 @click.option("--seed", default=1, show_default=True, help="Seed of the generated accounts (same seed, same data).")
-@click.option("--customers", default=200, show_default=True, help="Stripe customers to generate.")
+@click.option("--customers", default=200, show_default=True,
+              help="Stripe customers, HubSpot contacts and Shopify customers to generate (each).")
 @click.option("--rate-limit", "rate_limit", default="on", show_default=True,
-              help="on: Stripe's test-mode limits (25 reads/s); off; or N requests/s.")
-def sandbox(port: int, seed: int, customers: int, rate_limit: str) -> None:
-    """Serve emulators of the cloud apps' APIs on 127.0.0.1 and print a config snippet pointing at them."""
+              help="on: every vendor's documented limits (Stripe test mode 25 reads/s, HubSpot 100 per 10 s and "
+                   "5 searches/s, Shopify's cost bucket); off; or N: Stripe N requests/s, the others as documented.")
+@click.option("--shopify-plan", type=click.Choice(["standard", "advanced", "plus"]), default="standard",
+              show_default=True, help="Whose GraphQL cost bucket the Shopify shop has (100, 200 or 1,000 points/s).")
+def sandbox(port: int, seed: int, customers: int, rate_limit: str, shopify_plan: str) -> None:
+    """Serve emulators of Stripe, HubSpot and Shopify on 127.0.0.1 and print a config snippet pointing at them."""
     from sandbox.server import serve as run
 
     if port == 0:
         from engine.net import free_port
 
         port = free_port()
-    run("127.0.0.1", port, seed=seed, customers=customers, rate_limit=_rate_limit(rate_limit), echo=click.echo)
+    run("127.0.0.1", port, seed=seed, customers=customers, rate_limit=_rate_limit(rate_limit), echo=click.echo,
+        shopify_plan=shopify_plan)
 
 
 def main() -> None:

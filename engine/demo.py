@@ -35,6 +35,19 @@ sources:
     bridge: stripe
     api_key: sk_test_sandbox
     base_url: http://127.0.0.1:{sandbox_port}
+  - id: crm
+    name: HubSpot (sandbox)
+    channel: crm
+    bridge: hubspot
+    token: pat-na1-sandbox
+    base_url: http://127.0.0.1:{sandbox_port}
+  - id: shop
+    name: Shopify (sandbox)
+    channel: web
+    bridge: shopify
+    shop: inlet-sandbox.myshopify.com
+    access_token: shpat_sandbox
+    base_url: http://127.0.0.1:{sandbox_port}
   - id: newsletter
     name: Newsletter
     channel: email
@@ -65,8 +78,11 @@ def run_demo(directory: Path, echo, table) -> int:
         return proc
 
     try:
-        echo(f"1. starting `inlet sandbox` (an emulated Stripe account) on {stripe} ...")
-        sandbox = child(["sandbox", "--port", str(sandbox_port), "--customers", "200", "--seed", "1"], "sandbox.log")
+        echo(f"1. starting `inlet sandbox` (emulated Stripe, HubSpot and Shopify accounts) on {stripe} ...")
+        # Shopify's standard plan restores 100 query-cost points a second: a first read of 400 orders with their
+        # line items would take minutes, so the demo's shop is on Plus (1,000 a second).
+        sandbox = child(["sandbox", "--port", str(sandbox_port), "--customers", "200", "--seed", "1",
+                         "--shopify-plan", "plus"], "sandbox.log")
         if not _wait_up(f"{stripe}/v1/customers", sandbox, headers={"Authorization": "Bearer sk_test_sandbox"}):
             echo(f"the sandbox did not start; see {directory / 'sandbox.log'}")
             return 1
@@ -77,13 +93,16 @@ def run_demo(directory: Path, echo, table) -> int:
             return 1
         echo(f"   server up on {base} (pid {server.pid}); API docs at {base}/docs")
 
-        echo("3. `inlet sync billing`: the first sync reads every Stripe object ...")
-        if not _sync(config, echo, table):
+        echo("3. `inlet sync billing`, `crm` and `shop`: the first syncs read every object of the three apps ...")
+        if not all(_sync(config, source, echo, table) for source in SOURCES):
             return 1
-        echo("4. changing the Stripe account through its API (2 customers edited, 1 deleted, 1 created),")
-        echo("   then syncing again: only those changes come in, read from Stripe's events ...")
+        echo("4. changing the accounts through their APIs (Stripe and HubSpot: 2 customers or contacts edited,")
+        echo("   1 deleted, 1 created; Shopify: 2 customers edited), then syncing again: only those changes come in,")
+        echo("   read from Stripe's events, HubSpot's search API and Shopify's updated_at filter ...")
         _change_stripe(stripe)
-        if not _sync(config, echo, table):
+        _change_hubspot(stripe)
+        _change_shopify(stripe)
+        if not all(_sync(config, source, echo, table) for source in SOURCES):
             return 1
 
         echo("5. sending events to the collect webhooks over HTTP ...")
@@ -115,12 +134,16 @@ def run_demo(directory: Path, echo, table) -> int:
     return 0 if code == 0 else 1
 
 
-def _sync(config, echo, table) -> bool:
+SOURCES = ("billing", "crm", "shop")
+
+
+def _sync(config, source_id: str, echo, table) -> bool:
     from engine.sync.launch import SyncFailed, run
     from engine.sync.report import summary
 
+    echo(f"   {source_id}:")
     try:
-        result = run(config, "billing", None, False, lambda message: None)
+        result = run(config, source_id, None, False, lambda message: None)
     except SyncFailed as exc:
         echo(f"   the sync failed: {exc}")
         return False
@@ -139,6 +162,34 @@ def _change_stripe(stripe: str) -> None:
             api.post(f"/v1/customers/{customer['id']}", data={"metadata[plan]": "enterprise"}).raise_for_status()
         api.delete(f"/v1/customers/{customers[2]['id']}").raise_for_status()
         api.post("/v1/customers", data={"email": "grace@example.com", "name": "Grace Hopper"}).raise_for_status()
+
+
+def _change_hubspot(base: str) -> None:
+    """Edits through the emulated HubSpot API, as a sales team would make them in the CRM."""
+    with httpx.Client(base_url=base, headers={"Authorization": "Bearer pat-na1-sandbox"}, timeout=10) as api:
+        contacts = api.get("/crm/v3/objects/contacts", params={"limit": 3}).json()["results"]
+        for contact in contacts[:2]:
+            api.patch(f"/crm/v3/objects/contacts/{contact['id']}",
+                      json={"properties": {"lifecyclestage": "customer"}}).raise_for_status()
+        api.delete(f"/crm/v3/objects/contacts/{contacts[2]['id']}").raise_for_status()
+        api.post("/crm/v3/objects/contacts", json={"properties": {
+            "email": "grace@example.com", "firstname": "Grace", "lastname": "Hopper"}}).raise_for_status()
+
+
+UPDATE_CUSTOMER = "mutation($input: CustomerInput!) { customerUpdate(input: $input) { userErrors { message } } }"
+
+
+def _change_shopify(base: str) -> None:
+    """Edits through the emulated Shopify GraphQL Admin API, as a shop's staff would make them."""
+    url = "/admin/api/2026-10/graphql.json"
+    with httpx.Client(base_url=base, headers={"X-Shopify-Access-Token": "shpat_sandbox"}, timeout=10) as api:
+        found = api.post(url, json={"query": "{ customers(first: 2) { nodes { id } } }"}).json()
+        for node in found["data"]["customers"]["nodes"]:
+            answer = api.post(url, json={"query": UPDATE_CUSTOMER, "variables": {
+                "input": {"id": node["id"], "note": "VIP since the demo"}}}).json()
+            errors = answer.get("errors") or answer["data"]["customerUpdate"]["userErrors"]
+            if errors:
+                raise RuntimeError(f"the Shopify sandbox refused the edit: {errors}")
 
 
 def _wait_up(url: str, proc: subprocess.Popen, headers: dict | None = None) -> bool:

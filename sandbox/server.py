@@ -95,14 +95,17 @@ class Sandbox:
 
 
 def serve(host: str, port: int, *, seed: int, customers: int, rate_limit: bool | int, echo=print,
-          ready=None) -> None:
+          shopify_plan: str = "standard") -> None:
     """Seed, print the config snippet, and serve until SIGINT/SIGTERM."""
     import uvicorn
+
+    from sandbox.shopify.throttle import PLANS
 
     started = time.monotonic()
     echo(f"inlet sandbox: generating Stripe, HubSpot and Shopify accounts with {customers:,} customers each "
          f"(seed {seed}) ...")
-    sandbox = Sandbox(seed=seed, customers=customers, rate_limit=rate_limit)
+    throttle = {"throttle": PLANS[shopify_plan]} if rate_limit is not False else {}
+    sandbox = Sandbox(seed=seed, customers=customers, rate_limit=rate_limit, shopify_app_options=throttle)
     base_url = f"http://{host}:{port}"
     echo(f"inlet sandbox: ready in {time.monotonic() - started:.1f}s; serving on {base_url} (Ctrl-C stops it)")
     echo(sandbox.snippet(base_url))

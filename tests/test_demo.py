@@ -18,12 +18,14 @@ def test_demo_starts_a_server_sends_events_and_shows_what_landed(tmp_path):
     assert ["website", "page-view", "15", "5"] in lines
     assert ["app", "app-open", "3", "1"] in lines
     assert "server and sandbox stopped (server exit 0)" in out
-    # the Stripe sandbox: a first sync reads everything, the second only the four changes made through its API
+    # the three sandboxes: a first sync reads everything, the second only the changes made through their APIs
     totals = [line for line in lines if line[:1] == ["total"]]
-    assert totals[0][1:4] == ["ok", "609", "609"]
-    assert totals[1][1:6] == ["ok", "4", "1", "2", "1"]
-    assert ["billing", "customer", "200", "1"] in lines
-    assert ["billing", "customer.updated", "2", "0"] in lines
-    again = inlet("sql", "SELECT source_id = 'billing', count(*) FROM events GROUP BY 1 ORDER BY 1", "--format", "csv",
-                  config=tmp_path / "demo" / "inlet.yaml")
-    assert again.stdout.splitlines()[1:] == ["false,28", "true,613"]
+    assert [t[1:4] for t in totals[:3]] == [["ok", "609", "609"], ["ok", "360", "360"], ["ok", "640", "640"]]
+    assert totals[3][1:6] == ["ok", "4", "1", "2", "1"]  # Stripe: from its events
+    assert totals[4][3:6] == ["1", "2", "1"]  # HubSpot: 2 edited, 1 archived, 1 created (owners are re-read)
+    assert totals[5][1:6] == ["ok", "2", "0", "2", "0"]  # Shopify: 2 customers edited
+    assert ["billing", "customer", "200", "1"] in lines and ["crm", "contact", "200", "1"] in lines
+    assert ["billing", "customer.updated", "2", "0"] in lines and ["shop", "customer.updated", "2", "0"] in lines
+    again = inlet("sql", "SELECT source_id, count(*) FROM events WHERE source_id IN ('billing', 'crm', 'shop') "
+                  "GROUP BY 1 ORDER BY 1", "--format", "csv", config=tmp_path / "demo" / "inlet.yaml")
+    assert again.stdout.splitlines()[1:] == ["billing,613", "crm,364", "shop,642"]

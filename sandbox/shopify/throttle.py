@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 STANDARD = (2000.0, 100.0)  # (maximumAvailable, restoreRate)
+# The other plans' documented restore rates (points per second), with a bucket of 20 seconds' restore like the
+# standard plan's (the docs give the rates; the bucket sizes are as captured for standard shops).
+PLANS = {"standard": STANDARD, "advanced": (4000.0, 200.0), "plus": (20000.0, 1000.0)}
 
 
 class Bucket:
