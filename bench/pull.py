@@ -1,4 +1,5 @@
-"""Pull throughput: `inlet sync` of Stripe customers from the sandbox, against a plain HTTP loop and dlt.
+"""Pull throughput: `inlet sync` of Stripe customers from the sandbox, against a plain HTTP loop and dlt;
+then HubSpot and Shopify (bench/vendors.py).
 
 All contenders page through the same `GET /v1/customers?limit=100&starting_after=<last id>` of one
 `inlet sandbox` (rate limit off, seeded once, read-only), each in a child process of its own:
@@ -123,11 +124,11 @@ def cpu_seconds(pid: int) -> float:
 class Sandbox:
     """`inlet sandbox` as a child process, up once a list request answers 200; stopped with SIGTERM."""
 
-    def __init__(self, records: int, rate_limit: str, log: Path, cpus: set[int] | None):
+    def __init__(self, records: int, rate_limit: str, log: Path, cpus: set[int] | None, extra: list[str] = ()):
         port = free_port()
         self.base, self.log = f"http://127.0.0.1:{port}", log
         cmd = [str(BIN / "inlet"), "sandbox", "--port", str(port), "--seed", "1", "--customers", str(records),
-               "--rate-limit", rate_limit]
+               "--rate-limit", rate_limit, *extra]
         with log.open("w") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=pinner(cpus))
         try:
@@ -388,6 +389,8 @@ def main() -> int:
     parser.add_argument("--skip-rate-limited", action="store_true", help="leave out the rate-limited run")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin sandbox and contenders to CPUs")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a contender is killed")
+    parser.add_argument("--vendors", default="hubspot,shopify",
+                        help="also measure these connectors, 10,000 records each (default hubspot,shopify; '' none)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
     parser.add_argument("--child", choices=[c for c in CONTENDERS if c != "inlet"], help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -415,10 +418,16 @@ def main() -> int:
             figures["pull"] = measure_pull(args, root, names) if names else None
             run_limited = not args.skip_rate_limited and "inlet" in names
             figures["rate_limited"] = measure_rate_limited(args, root) if run_limited else None
+            import vendors  # bench/vendors.py: HubSpot and Shopify
+
+            figures["vendors"] = {v: vendors.measure(v, root, args.timeout)
+                                  for v in filter(None, (x.strip() for x in args.vendors.split(",")))}
     except (BenchError, subprocess.CalledProcessError, OSError) as exc:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
     figures["targets"] = targets(figures["pull"], figures["rate_limited"])
+    for vendor, v in figures["vendors"].items():
+        figures["targets"][f"{vendor}: rate-limited <= 1.15 of least, no 429/THROTTLED"] = v["rate_limited"]["met"]
     report(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

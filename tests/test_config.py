@@ -77,7 +77,8 @@ store: {snapshot: {path: s.duckdb, every: often}}
     got = problems(write(tmp_path, text))
     f = f"{tmp_path}/inlet.yaml"
     assert f"{f}:3:6: sources[1].id: duplicate source id 'web' (first used by sources[0])" in got
-    assert f"{f}:4:40: sources[2].bridge: unknown bridge 'salesforce'; valid bridges: webhook, redirect, stripe" in got
+    assert (f"{f}:4:40: sources[2].bridge: unknown bridge 'salesforce'; valid bridges: webhook, redirect, stripe, "
+            "hubspot, shopify") in got
     assert any(p.startswith(f"{f}:5:53: sources[3].enabled: ") and "boolean" in p for p in got)
     assert f"{f}:5:69: sources[3].colour: unknown key 'colour'" in got
     assert f"{f}:6:36: store.snapshot.every: 'often' is not a duration: write a positive whole number and a unit, " \
@@ -176,4 +177,34 @@ sources:
     assert f"{f}:8:11: sources[0].links.a.url: 'javascript:alert(1)' is not an absolute http(s) URL" in got
     assert f"{f}:9:11: sources[0].links.b.url: '//evil.test/x' is not an absolute http(s) URL" in got
     assert any(p.startswith(f"{f}:10:35: sources[0].links.c.event_type:") for p in got)
-    assert f"{f}:11:5: sources[1].bridge: is required; valid bridges: webhook, redirect, stripe" in got
+    assert f"{f}:11:5: sources[1].bridge: is required; valid bridges: webhook, redirect, stripe, hubspot, " \
+           "shopify" in got
+
+
+def test_hubspot_and_shopify_sources_load_and_their_mistakes_are_named(tmp_path):
+    good = write(tmp_path, """
+sources:
+  - {id: crm, name: CRM, channel: crm, bridge: hubspot, token: "${HS}", requests_per_10s: 190}
+  - {id: shop, name: Shop, channel: web, bridge: shopify, shop: acme.myshopify.com, access_token: shpat_x,
+     objects: [orders]}
+""")
+    config = load_config(good, environ={"HS": "pat-na1-secret"})
+    crm, shop = config.sources
+    assert crm.token.get_secret_value() == "pat-na1-secret" and crm.object_names == ["contacts", "companies",
+                                                                                      "deals", "owners"]
+    assert (crm.requests_per_10s, crm.search_per_second) == (190, 5)
+    assert shop.api_version == "2026-10" and shop.object_names == ["orders"]
+    assert "token" not in public_settings(crm) and "access_token" not in public_settings(shop)
+    bad = write(tmp_path, """
+sources:
+  - {id: crm, name: CRM, channel: crm, bridge: hubspot, objects: [tickets]}
+  - {id: shop, name: Shop, channel: web, bridge: shopify, shop: acme.com, access_token: x, api_version: "2026-02"}
+""")
+    got = problems(bad)
+    f = bad
+    assert f"{f}:3:5: sources[0].token: is required" in got
+    assert (f"{f}:3:57: sources[0].objects: unknown object 'tickets'; this bridge syncs contacts, companies, deals, "
+            "owners") in got
+    assert f"{f}:4:59: sources[1].shop: 'acme.com' is not a shop's domain like acme.myshopify.com" in got
+    assert (f"{f}:4:92: sources[1].api_version: '2026-02' is not a Shopify API version: YYYY-01, -04, -07 or -10 "
+            "(or unstable)") in got

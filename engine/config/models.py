@@ -172,10 +172,24 @@ class ShopifySource(_PullSource):
 
     OBJECTS: ClassVar[tuple[str, ...]] = ("customers", "orders", "products")
     bridge: Literal["shopify"]
-    shop: Annotated[str, Field(pattern=_SHOP_PATTERN)]
+    shop: str
     access_token: SecretStr
-    api_version: Annotated[str, Field(pattern=r"^(\d{4}-(01|04|07|10)|unstable)$")] = SHOPIFY_API_VERSION
+    api_version: str = SHOPIFY_API_VERSION
     webhook_secret: SecretStr | None = None
+
+    @field_validator("shop")
+    @classmethod
+    def _shop_domain(cls, value: str) -> str:
+        if not re.match(_SHOP_PATTERN, value):
+            raise ValueError(f"{value!r} is not a shop's domain like acme.myshopify.com")
+        return value
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.match(r"^(\d{4}-(01|04|07|10)|unstable)$", value):
+            raise ValueError(f"{value!r} is not a Shopify API version: YYYY-01, -04, -07 or -10 (or unstable)")
+        return value
 
 
 # One model per bridge, discriminated on `bridge`.
