@@ -16,7 +16,7 @@ def readme_queries() -> list[str]:
 
 def test_the_example_config_validates_and_serves(serve_process, tmp_path):
     result = inlet("validate", config=ROOT / "config.example.yaml", check=True)
-    assert ": ok, 5 sources (1 redirect, 1 stripe, 3 webhook)" in result.stdout
+    assert ": ok, 7 sources (1 hubspot, 1 redirect, 1 shopify, 1 stripe, 3 webhook)" in result.stdout
     config = tmp_path / "inlet.yaml"
     text = (ROOT / "config.example.yaml").read_text().replace("port: 8686", f"port: {free_port()}")
     config.write_text(text.replace("every: 1h", "every: 1d"))
