@@ -39,7 +39,7 @@ def response(status: int, body: object = None, **headers: str) -> httpx.Response
     (response(400, {"error": {"message": "bad"}}), Action.FAIL, None, RequestRejected),
     (response(404), Action.FAIL, None, RequestRejected),
     (response(401), Action.FAIL_CONFIG, None, CredentialsRefused),
-    (response(403, {"category": "MISSING_SCOPES"}), Action.FAIL_CONFIG, None, CredentialsRefused),
+    (response(403, {"category": "FORBIDDEN"}), Action.FAIL_CONFIG, None, CredentialsRefused),
     (response(500), Action.RETRY, None, TransientError),
     (response(503, Retry_After="7"), Action.RETRY, 7.0, TransientError),
     (response(599), Action.RETRY, None, TransientError),
@@ -129,3 +129,13 @@ def test_a_string_error_body_carries_no_stripe_signal() -> None:
     decision = classify(response(429, {"error": "too many"}, Stripe_Should_Retry="true"))
     assert decision.action is Action.RETRY
     assert classify(response(429, {"error": "too many"})).action is Action.RATE_LIMITED
+
+
+def test_hubspot_missing_scopes_fails_the_object_not_the_source() -> None:
+    body = {"status": "error", "message": "This app hasn't been granted all required scopes to make this call.",
+            "correlationId": "x", "category": "MISSING_SCOPES",
+            "errors": [{"message": "One or more of the following scopes are required.",
+                        "context": {"requiredGranularScopes": ["crm.objects.owners.read"]}}]}
+    decision = classify(httpx.Response(403, json=body))
+    assert decision.action is Action.FAIL and "scope" in decision.reason
+    assert classify(httpx.Response(403, json={"error": {"message": "restricted key"}})).action is Action.FAIL_CONFIG

@@ -46,7 +46,7 @@ class Action(StrEnum):
 # status -> (action, default wait in seconds). Statuses not listed: 2xx/3xx ok, other 4xx fail, 5xx retry.
 STATUS_TABLE: dict[int, tuple[Action, float | None]] = {
     401: (Action.FAIL_CONFIG, None),  # bad or expired credentials
-    403: (Action.FAIL_CONFIG, None),  # missing scopes / permission
+    403: (Action.FAIL_CONFIG, None),  # a key without permission (a HubSpot token missing one scope: see below)
     408: (Action.RETRY, None),  # request timeout
     423: (Action.RETRY, 2.0),  # HubSpot Locked: "wait at least 2 s"
     425: (Action.RETRY, None),  # too early
@@ -101,6 +101,9 @@ def classify(response: httpx.Response, now: Callable[[], float] = time.time) -> 
                        f"HTTP {status} with Stripe-Should-Retry: true")
     if status == 429:
         return _classify_429(response, header_wait)
+    if status == 403 and _body(response).get("category") == "MISSING_SCOPES":
+        # HubSpot: the token works but lacks this object's scope; the source's other objects may still sync
+        return _decide(Action.FAIL, None, "HTTP 403, the token lacks a scope this object needs")
     if action in (Action.RETRY, Action.RATE_LIMITED):
         return _decide(action, header_wait if header_wait is not None else wait, f"HTTP {status}")
     return _decide(action, None, f"HTTP {status}")
