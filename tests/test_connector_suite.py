@@ -13,23 +13,19 @@ A `Vendor` says how to point a source at its sandbox, what the sandbox holds, an
 
 from __future__ import annotations
 
-import signal
-import socket
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 import pytest
 
-from engine.server.control import socket_path
-from tests.conftest import INLET, ROOT, inlet, write_config
+from tests.conftest import inlet, write_config
 from tests.sandbox_api import SandboxAPI
+from tests.stores import events, store, sync_killed_at
 
 Key = tuple[str, str]  # (object_type, external_id)
 
@@ -183,18 +179,9 @@ def _expected(before: dict[Key, Any], after: dict[Key, Any]) -> dict[Key, str]:
 
 
 # -- the checks --------------------------------------------------------------------------------------------------
-def store(config: Path, query: str) -> list[tuple]:
-    with duckdb.connect(str(config.parent / "inlet.duckdb"), read_only=True) as con:
-        return con.execute(query).fetchall()
-
-
 def stored(config: Path, vendor: Vendor) -> dict[Key, Any]:
     rows = store(config, "SELECT object_type, external_id, data::VARCHAR FROM records WHERE NOT deleted")
     return {(t, i): vendor.view(t, orjson.loads(d)) for t, i, d in rows}
-
-
-def events(config: Path) -> Counter:
-    return Counter(dict(store(config, "SELECT event_type, count(*) FROM events GROUP BY 1")))
 
 
 def sync(config: Path, vendor: Vendor, *args: str) -> subprocess.CompletedProcess:
@@ -291,37 +278,6 @@ def test_429_storms_and_5xx_bursts_are_survived(tmp_path, vendor, api):
     assert_mirrors(config, api, vendor)
 
 
-def control_count(config: Path, query: str) -> int | None:
-    """A number from the running sync's own control socket, or None while it is not answering."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(5)
-            s.connect(str(socket_path(config.parent / "inlet.duckdb")))
-            s.sendall(orjson.dumps({"op": "sql", "query": query}) + b"\n")
-            answers = [orjson.loads(line) for line in s.makefile("rb")]
-    except OSError:
-        return None
-    rows = [r for a in answers for r in a.get("rows", [])]
-    return rows[0][0] if rows else None
-
-
-def sync_killed_at(config: Path, vendor: Vendor, query: str, at_least: int) -> None:
-    proc = subprocess.Popen([*INLET, "-c", str(config), "sync", vendor.source_id], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            assert proc.poll() is None, f"the sync ended before the kill point: {proc.stderr.read()}"
-            assert time.monotonic() < deadline, "the kill point was never reached"
-            n = control_count(config, query)
-            if n is not None and n >= at_least:
-                break
-            time.sleep(0.01)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-
-
 def snapshot(config: Path) -> tuple[dict, Counter, Counter]:
     rows = store(config, "SELECT object_type, external_id, deleted, data::VARCHAR FROM records")
     changes = Counter(dict(store(config, """
@@ -334,7 +290,7 @@ def test_kill_9_mid_sync_then_resume_equals_an_uninterrupted_run(tmp_path, vendo
     whole = fresh_config(tmp_path, "whole", vendor.source(api))
     killed = fresh_config(tmp_path, "killed", vendor.source(api, **vendor.slow))
     assert sync(whole, vendor).returncode == 0
-    sync_killed_at(killed, vendor, "SELECT count(*) FROM records", vendor.kill_at)
+    sync_killed_at(killed, vendor.source_id, "SELECT count(*) FROM records", vendor.kill_at)
     rerun = sync(killed, vendor)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     a, b = snapshot(whole), snapshot(killed)
@@ -344,7 +300,7 @@ def test_kill_9_mid_sync_then_resume_equals_an_uninterrupted_run(tmp_path, vendo
     vendor.mutate(api)
     assert sync(whole, vendor).returncode == 0
     changed = events(killed).total()
-    sync_killed_at(killed, vendor, f"SELECT count(*) - {changed} FROM events", 1)
+    sync_killed_at(killed, vendor.source_id, f"SELECT count(*) - {changed} FROM events", 1)
     rerun = sync(killed, vendor)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     a, b = snapshot(whole), snapshot(killed)

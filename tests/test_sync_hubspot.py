@@ -7,26 +7,17 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import orjson
 
 from tests.conftest import inlet, write_config
 from tests.sandbox_api import SandboxAPI
+from tests.stores import events, store
 
 FAST = {"requests_per_10s": 1000, "search_per_second": 100}  # the sandbox's limits are off in these tests
 
 
 def sync(config: Path, *args: str):
     return inlet("sync", "crm", *args, config=config, timeout=240)
-
-
-def store(config: Path, query: str) -> list[tuple]:
-    with duckdb.connect(str(config.parent / "inlet.duckdb"), read_only=True) as con:
-        return con.execute(query).fetchall()
-
-
-def events(config: Path) -> Counter:
-    return Counter(dict(store(config, "SELECT event_type, count(*) FROM events GROUP BY 1")))
 
 
 def contacts(config: Path) -> dict[str, tuple[bool, dict]]:

@@ -3,20 +3,19 @@ with no change lost and none doubled."""
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
-import orjson
 import pytest
 
-from engine.server.control import socket_path
-from tests.conftest import INLET, ROOT, inlet, write_config
+from tests.conftest import inlet, write_config
 from tests.sandbox_api import SandboxAPI
+from tests.stores import sync_killed_at as killed_at
 from tests.test_sync_stripe import assert_mirrors, store
+
+
+def sync_killed_at(config: Path, query: str, at_least: int) -> None:
+    killed_at(config, "billing", query, at_least, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -24,39 +23,6 @@ def api():
     # slow enough (40 requests/s) that a sync of ~9,000 objects takes a few seconds to kill into
     with SandboxAPI(customers=3000, rate_limit=40) as server:
         yield server
-
-
-def control_count(config: Path, query: str) -> int | None:
-    """A number from the running sync's own control socket, or None while it is not answering."""
-    sock = socket_path(config.parent / "inlet.duckdb")
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(5)
-            s.connect(str(sock))
-            s.sendall(orjson.dumps({"op": "sql", "query": query}) + b"\n")
-            answers = [orjson.loads(line) for line in s.makefile("rb")]
-    except OSError:
-        return None
-    rows = [r for a in answers for r in a.get("rows", [])]
-    return rows[0][0] if rows else None
-
-
-def sync_killed_at(config: Path, query: str, at_least: int) -> None:
-    """Start `inlet sync`, kill -9 it once `query` (read through its control socket) reaches `at_least`."""
-    proc = subprocess.Popen([*INLET, "-c", str(config), "sync", "billing"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            assert proc.poll() is None, f"the sync ended before the kill point: {proc.stderr.read()}"
-            assert time.monotonic() < deadline, "the kill point was never reached"
-            n = control_count(config, query)
-            if n is not None and n >= at_least:
-                break
-            time.sleep(0.01)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
 
 
 def snapshot(config: Path) -> tuple[dict, Counter, Counter]:

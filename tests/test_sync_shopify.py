@@ -8,24 +8,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
-
 from sandbox.shopify import SHOPIFY_TOKEN_RECENT_ORDERS
 from tests.conftest import inlet, write_config
 from tests.sandbox_api import SandboxAPI
+from tests.stores import events, store
 
 
 def sync(config: Path, *args: str):
     return inlet("sync", "shop", *args, config=config, timeout=240)
-
-
-def store(config: Path, query: str) -> list[tuple]:
-    with duckdb.connect(str(config.parent / "inlet.duckdb"), read_only=True) as con:
-        return con.execute(query).fetchall()
-
-
-def events(config: Path) -> Counter:
-    return Counter(dict(store(config, "SELECT event_type, count(*) FROM events GROUP BY 1")))
 
 
 def live(config: Path, object_type: str) -> set[str]:
