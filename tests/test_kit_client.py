@@ -126,10 +126,18 @@ async def test_401_fails_fast_naming_the_source_without_the_key(api: respx.MockR
 
 
 async def test_403_is_a_config_error_too(api: respx.MockRouter, clock: FakeClock) -> None:
+    api.get("/v1/customers").respond(403, json={"error": {"message": "This key lacks permission"}})
+    async with make_client(clock) as client:
+        with pytest.raises(CredentialsRefused, match="lacks permission"):
+            await client.get_json("/v1/customers", object_name="customers")
+
+
+async def test_a_hubspot_scope_missing_fails_only_that_object(api: respx.MockRouter, clock: FakeClock) -> None:
     api.get("/crm/v3/objects/deals").respond(403, json={"message": "missing scopes", "category": "MISSING_SCOPES"})
     async with make_client(clock) as client:
-        with pytest.raises(CredentialsRefused, match="missing scopes"):
+        with pytest.raises(RequestRejected, match=r"lacks a scope.*missing scopes") as caught:
             await client.get_json("/crm/v3/objects/deals", object_name="deals")
+        assert not isinstance(caught.value, CredentialsRefused)
 
 
 async def test_hubspot_daily_limit_stops_at_once(api: respx.MockRouter, clock: FakeClock) -> None:
