@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/inlet demo
 
 test: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

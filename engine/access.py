@@ -47,6 +47,10 @@ class StoreAccess:
     def snapshot(self, target: Path) -> Path:
         raise NotImplementedError
 
+    def status(self) -> list[dict] | None:
+        """The running server's own status rows (with its scheduler's next runs); None without a server."""
+        return None
+
     def close(self) -> None:
         pass
 
@@ -84,6 +88,11 @@ class _ServerAccess(StoreAccess):
             if "error" in answer:
                 raise QueryError(answer["error"])
             yield answer
+
+    def status(self) -> list[dict] | None:
+        for answer in self._request({"op": "status"}):
+            return answer["rows"]
+        raise StoreError("the inlet server closed the connection before answering")
 
     def query(self, sql):
         answers = self._request({"op": "sql", "query": sql})

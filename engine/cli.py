@@ -72,12 +72,12 @@ def validate(ctx: click.Context) -> None:
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.pass_context
 def serve(ctx: click.Context, log_level: str) -> None:
-    """Run the HTTP server (collect webhooks) on the store until SIGTERM or SIGINT."""
+    """Run the HTTP server and the sync scheduler on the store until SIGTERM or SIGINT; SIGHUP reloads the config."""
     from engine.server.serve import serve as run
 
     config = _config(ctx)
     try:
-        sys.exit(run(config, log_level=log_level))
+        sys.exit(run(config, log_level=log_level, config_path=resolve_config_path(ctx.obj)))
     except StoreError as exc:
         _fail(str(exc))
 
@@ -104,21 +104,67 @@ def sql(ctx: click.Context, query: str, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
-    """Every source: bridge, enabled, events, rejections, records, last sync."""
-    from engine.status import COLUMNS, status_rows
+    """Every source: bridge, enabled, schedule, counts, last sync (time, outcome, changes, error), next sync.
+
+    The table shows the main columns; csv and json show all of them (channel, last event, rejections, when
+    the last sync finished and what it read too). The next sync is known while `inlet serve` runs."""
+    from engine.status import COLUMNS, TABLE_COLUMNS, status_rows
 
     config = _config(ctx)
     try:
         with _store(config, "These counts do") as store:
-            rows = status_rows(config, lambda q: [r for rows in store.query(q)[2] for r in rows])
+            rows = store.status()
+            if rows is None:
+                rows = status_rows(config, lambda q: [r for rows in store.query(q)[2] for r in rows])
     except StoreError as exc:
         if not config.store.path.exists():
             rows = status_rows(config, lambda q: [])
         else:
             _fail(str(exc))
-    printer = Printer(fmt, COLUMNS, sys.stdout)
-    printer.rows([[r[c] for c in COLUMNS] for r in rows])
+    columns = TABLE_COLUMNS if fmt == "table" else COLUMNS
+    printer = Printer(fmt, columns, sys.stdout)
+    printer.rows([[_cell(r.get(c), fmt) for c in columns] for r in rows])
     printer.close()
+
+
+def _cell(value, fmt: str):
+    """In the table, long texts (errors) are cut and times shown to the second."""
+    if fmt != "table" or not isinstance(value, str):
+        return value
+    if len(value) > 19 and value[4:5] == "-" and value[10:11] == "T":
+        return value[:19].replace("T", " ")
+    return value if len(value) <= 60 else value[:59] + "…"
+
+
+@cli.command()
+@click.pass_context
+def reload(ctx: click.Context) -> None:
+    """Make the running `inlet serve` read its config file again (as SIGHUP does) and say what changed."""
+    from engine.server.control import ask, socket_answers, socket_path
+
+    config = _config(ctx)  # the server reads the file itself; checking here gives the problems at once
+    sock = socket_path(config.store.path)
+    if not (sock.exists() and socket_answers(sock)):
+        _fail(f"no inlet server runs on {config.store.path}; the config is read when `inlet serve` starts")
+    answer = next(ask(sock, {"op": "reload"}), None)
+    if answer is None:
+        _fail("the server closed the connection before answering")
+    if "error" in answer:
+        for problem in answer.get("problems", []):
+            click.echo(problem, err=True)
+        _fail(answer["error"])
+    jobs = answer.get("jobs") or {}
+    click.echo(f"reloaded: {answer['sources']} sources; added {_names(answer['added'])}, removed "
+               f"{_names(answer['removed'])}, changed {_names(answer['changed'])}; scheduled jobs added "
+               f"{_names(jobs.get('added', []))}, removed {_names(jobs.get('removed', []))}, changed "
+               f"{_names(jobs.get('changed', []))}")
+    if answer.get("restart_needed"):
+        click.echo(f"note: changes to {' and '.join(answer['restart_needed'])} take effect when the server "
+                   "restarts", err=True)
+
+
+def _names(items: list[str]) -> str:
+    return ", ".join(items) if items else "none"
 
 
 @cli.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.config import Config
+from engine.config import Config, PullSource
 
 COUNTS_SQL = """
 SELECT source_id, sum(events) AS events, max(last_event_at) AS last_event_at, sum(rejections) AS rejections
@@ -20,22 +20,37 @@ RECORDS_SQL = """
 SELECT source_id, count(*) FILTER (NOT deleted) AS records FROM records GROUP BY source_id
 """
 
-# The newest run of each source, with the outcome of all its objects (failed if any failed).
+# The newest run of each source, with the outcome of all its objects (failed if any failed), when it ended,
+# what it read and changed, and its first error.
 RUNS_SQL = """
-SELECT source_id, max(started_at) AS started_at,
+SELECT source_id, min(started_at) AS started_at,
        CASE WHEN bool_or(status = 'running') THEN 'running' WHEN bool_or(status = 'failed') THEN 'failed'
-            WHEN bool_and(status = 'skipped') THEN 'skipped' ELSE 'succeeded' END AS outcome
+            WHEN bool_and(status = 'skipped') THEN 'skipped' ELSE 'succeeded' END AS outcome,
+       CASE WHEN bool_or(status = 'running') THEN NULL ELSE max(finished_at) END AS finished_at,
+       sum(records_read) AS records_read, sum(records_changed) AS records_changed,
+       first(error ORDER BY started_at) FILTER (WHERE error IS NOT NULL) AS error
 FROM sync_runs
 WHERE (source_id, run_id) IN (SELECT source_id, arg_max(run_id, started_at) FROM sync_runs GROUP BY source_id)
 GROUP BY source_id
 """
 
 COLUMNS = ["source_id", "name", "bridge", "channel", "enabled", "events", "last_event_at", "rejections", "records",
-           "last_sync_at", "last_sync"]
+           "schedule", "last_sync_at", "last_sync", "last_sync_finished_at", "last_sync_read", "last_sync_changed",
+           "last_sync_error", "next_sync_at"]
+TABLE_COLUMNS = ["source_id", "bridge", "enabled", "schedule", "events", "records", "last_sync_at", "last_sync",
+                 "last_sync_changed", "next_sync_at", "last_sync_error"]
 
 
-def status_rows(config: Config, query: Callable[[str], list[list]]) -> list[dict]:
-    """One row per configured source. `query` runs SQL and returns JSON-ready rows (socket or file)."""
+def status_rows(config: Config, query: Callable[[str], list[list]], *, schedules: dict[str, str] | None = None,
+                next_runs: dict[str, str] | None = None) -> list[dict]:
+    """One row per configured source. `query` runs SQL and returns JSON-ready rows (socket or file).
+    `schedules` and `next_runs` (ISO) come from the running scheduler; without one, the schedules are read
+    from the config and no run is next."""
+    if schedules is None:
+        from engine.scheduler.plan import describe_schedules, planned_jobs
+
+        schedules = describe_schedules(planned_jobs(config))
+    next_runs = next_runs or {}
     counts = {r[0]: r for r in query(COUNTS_SQL)}
     records = {r[0]: r[1] for r in query(RECORDS_SQL)}
     runs = {r[0]: r for r in query(RUNS_SQL)}
@@ -53,8 +68,14 @@ def status_rows(config: Config, query: Callable[[str], list[list]]) -> list[dict
                 "last_event_at": c[2] if c else None,
                 "rejections": int(c[3]) if c else 0,
                 "records": int(records.get(s.id, 0)),
-                "last_sync_at": runs[s.id][1] if s.id in runs else None,
-                "last_sync": runs[s.id][2] if s.id in runs else None,
+                "schedule": schedules.get(s.id) or ("manual" if isinstance(s, PullSource) else None),
+                "last_sync_at": run[1] if (run := runs.get(s.id)) else None,
+                "last_sync": run[2] if run else None,
+                "last_sync_finished_at": run[3] if run else None,
+                "last_sync_read": int(run[4]) if run and run[4] is not None else None,
+                "last_sync_changed": int(run[5]) if run and run[5] is not None else None,
+                "last_sync_error": run[6] if run else None,
+                "next_sync_at": next_runs.get(s.id),
             }
         )
     return rows

@@ -115,15 +115,17 @@ def test_status_lists_every_source_with_counts_with_and_without_a_server(serving
     cfg = serving.config_path
     httpx.get(f"{serving.url}/collect/x/legacy")
     table = inlet("status", config=cfg, check=True).stdout.splitlines()
-    assert table[0].split() == ["source_id", "name", "bridge", "channel", "enabled", "events", "last_event_at",
-                                "rejections", "records", "last_sync_at", "last_sync"]
+    assert table[0].split() == ["source_id", "bridge", "enabled", "schedule", "events", "records", "last_sync_at",
+                                "last_sync", "last_sync_changed", "next_sync_at", "last_sync_error"]
     assert [line.split()[0] for line in table[2:-1]] == ["website", "app", "legacy"]
     live = {r["source_id"]: r for r in json.loads(inlet("status", "--format", "json", config=cfg, check=True).stdout)}
     assert live["website"]["events"] == 3 and live["website"]["last_event_at"].endswith("+00:00")
     assert live["legacy"]["enabled"] is False and live["legacy"]["rejections"] == 1
     assert live["app"] == {"source_id": "app", "name": "Mobile app", "bridge": "webhook", "channel": "mobile",
                            "enabled": True, "events": 0, "last_event_at": None, "rejections": 0, "records": 0,
-                           "last_sync_at": None, "last_sync": None}
+                           "schedule": None, "last_sync_at": None, "last_sync": None, "last_sync_finished_at": None,
+                           "last_sync_read": None, "last_sync_changed": None, "last_sync_error": None,
+                           "next_sync_at": None}
     assert serving.stop() == 0
     offline = {r["source_id"]: r for r in json.loads(inlet("status", "--format", "json", config=cfg).stdout)}
     assert offline == live

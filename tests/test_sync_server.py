@@ -132,7 +132,7 @@ def test_pages_stream_through_a_bounded_queue():
 
 def test_a_sync_holding_the_store_serves_sql_and_other_syncs_and_keeps_a_server_out(tmp_path):
     with SandboxAPI(customers=1500, rate_limit=False) as api:
-        config = write_config(tmp_path, [api.stripe_source(objects=["customers"], rate_limit=4),
+        config = write_config(tmp_path, [api.stripe_source(objects=["customers"], rate_limit=2),
                                          api.stripe_source("billing2", objects=["products"])])
         first = subprocess.Popen([*INLET, "-c", str(config), "sync", "billing"], cwd=ROOT, text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -12,13 +12,22 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 CHANNEL_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest of `1d`, `2h`, `15m`, `30s` that says `value` exactly."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def parse_duration(value: object) -> timedelta:
@@ -103,6 +112,65 @@ class RedirectSource(_SourceBase):
     links: dict[Annotated[str, Field(pattern=ID_PATTERN)], Link] = {}
 
 
+class ObjectSchedule(_Model):
+    """When a pull runs on its own: `every` (30s, 15m, 2h, 1d) or `cron` (five fields, in `timezone`, UTC by
+    default), plus an optional random `jitter` added to each run's time."""
+
+    every: timedelta | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    jitter: timedelta | None = None
+
+    @field_validator("every", "jitter", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta | None:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a cron expression (minute hour day month weekday): {exc}") \
+                    from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name like UTC or Europe/Warsaw") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> ObjectSchedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give either `every` (like 15m) or `cron` (like \"0 */2 * * *\"), not both or neither")
+        return self
+
+    def describe(self) -> str:
+        if self.every is not None:
+            return f"every {format_duration(self.every)}" + (f" ±{format_duration(self.jitter)}" if self.jitter
+                                                              else "")
+        zone = "" if self.timezone == "UTC" else f" ({self.timezone})"
+        return f"cron {self.cron}{zone}" + (f" ±{format_duration(self.jitter)}" if self.jitter else "")
+
+
+class Schedule(ObjectSchedule):
+    """A source's schedule; `objects` gives some of its objects a schedule of their own (they then leave the
+    source's runs)."""
+
+    objects: dict[str, ObjectSchedule] = {}
+
+
 class _PullSource(_SourceBase):
     """A cloud app inlet reads. `base_url` replaces the vendor's scheme and host (a sandbox, a proxy);
     `objects` takes the plural API names; `rate_limit` lowers the requests per second below the vendor's."""
@@ -111,6 +179,16 @@ class _PullSource(_SourceBase):
     base_url: str | None = None
     objects: list[str] | None = None
     rate_limit: Annotated[float, Field(gt=0, le=10_000)] | None = None
+    schedule: Schedule | None = None  # None: manual only (`inlet sync`)
+
+    @model_validator(mode="after")
+    def _scheduled_objects(self) -> _PullSource:
+        if self.schedule is not None:
+            unknown = [o for o in self.schedule.objects if o not in self.object_names]
+            if unknown:
+                raise ValueError(f"schedule.objects: {unknown[0]!r} is not one of this source's objects "
+                                 f"({', '.join(self.object_names)})")
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -202,10 +280,25 @@ PULL_BRIDGES: frozenset[str] = frozenset({"stripe", "hubspot", "shopify"})
 PUSH_BRIDGES: frozenset[str] = frozenset({"webhook"})  # the bridges the collect webhooks accept
 
 
+class SchedulerConfig(_Model):
+    """Scheduled pulls inside `inlet serve`: how many sources may sync at once, and how a run that failed for a
+    passing reason (a network error, 5xx or 429 after the request retries) is tried again before its next slot."""
+
+    max_concurrent: Annotated[int, Field(ge=1, le=64)] = 2
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    retry_backoff: timedelta = timedelta(seconds=30)  # doubled for each retry
+
+    @field_validator("retry_backoff", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)
+
+
 class Config(_Model):
     _by_id: dict[str, AnySource] = PrivateAttr(default_factory=dict)
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
     sources: list[SourceConfig] = []
 
     def source(self, source_id: str) -> AnySource | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+from datetime import datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,18 +15,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.output import jsonable_rows
+from engine.config import ConfigError
+from engine.scheduler import Scheduler
 from engine.server.collect import collect_endpoint
 from engine.server.control import ControlServer, socket_path
 from engine.server.links import pixel_endpoint, redirect_endpoint, unknown_link_endpoint
 from engine.server.openapi import collect_paths, link_paths
+from engine.server.pages import add_status_page
 from engine.server.refusals import error_response
 from engine.server.state import InletState
-from engine.status import status_rows
 from engine.store import StoreBehind
-from engine.store.reader import run_query
 
 log = logging.getLogger("inlet.server")
+SYNC_STOP_SECONDS = 20.0  # at shutdown, how long running syncs get to commit what they fetched
 
 
 def create_app(state: InletState) -> FastAPI:
@@ -38,9 +41,22 @@ def create_app(state: InletState) -> FastAPI:
         tasks = []
         if state.config.store.snapshot:
             tasks.append(asyncio.create_task(_snapshots(state)))
+        scheduler = Scheduler(state.syncs, lambda source_id, types: _last_success(state, source_id, types))
+        state.scheduler = scheduler
+        await scheduler.start(state.config)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):  # signals: main thread only
+            loop.add_signal_handler(signal.SIGHUP, lambda: tasks.append(loop.create_task(_reload(state))))
         try:
             yield
         finally:
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            scheduler.pause()  # no new runs; the ones going on commit what they fetched and end
+            if not await state.syncs.stop(SYNC_STOP_SECONDS):
+                log.warning("syncs still running after %s s; they end with the process and resume next time",
+                            SYNC_STOP_SECONDS)
+            scheduler.shutdown()
             for task in tasks:
                 task.cancel()
             await control.stop()
@@ -79,8 +95,10 @@ def create_app(state: InletState) -> FastAPI:
 
     @app.get("/status", tags=["server"])
     async def status() -> dict:
-        await state.writer.flush()
-        return {"sources": await asyncio.to_thread(status_rows, state.config, lambda sql: _query(state, sql))}
+        """Every source: bridge, enabled, counts, schedule, last sync (time, outcome, counts, error), next sync."""
+        return {"sources": await state.status()}
+
+    add_status_page(app, state.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -103,13 +121,26 @@ def create_app(state: InletState) -> FastAPI:
     return app
 
 
-def _query(state: InletState, sql: str) -> list[list]:
-    cur = state.con.cursor()
+async def _reload(state: InletState) -> None:
+    """SIGHUP: read the config again; a config with problems is logged and changes nothing."""
     try:
-        q = run_query(cur, sql, in_transaction=True)
-        return [row for rows in q.chunks for row in jsonable_rows(rows, q.types)]
-    finally:
-        cur.close()
+        await state.reload()
+    except ConfigError as exc:
+        log.error("config reload refused, nothing changed:\n%s", "\n".join(str(p) for p in exc.problems))
+    except Exception:
+        log.exception("config reload failed, nothing changed")
+
+
+async def _last_success(state: InletState, source_id: str, object_types: list[str]) -> datetime | None:
+    """When every one of `object_types` of the source last finished a successful sync (None if one never did)."""
+    def read(con) -> datetime | None:
+        rows = con.execute("""SELECT object_type, max(finished_at) FROM sync_runs
+                              WHERE source_id = ? AND status = 'succeeded' AND list_contains(?, object_type)
+                              GROUP BY object_type""", [source_id, object_types]).fetchall()
+        found = {t: at for t, at in rows}
+        return None if any(found.get(t) is None for t in object_types) else min(found.values())
+
+    return await state.writer.run(read)
 
 
 async def _snapshots(state: InletState) -> None:

@@ -8,6 +8,8 @@ query through it, nobody else. The protocol is JSON lines: one request, then ans
     {"op": "sql", "query": "SELECT 1"}     -> {"columns": [...], "types": [...]}, {"rows": [...]}..., {"end": true}
     {"op": "snapshot", "path": "/x.duckdb"} -> {"ok": true, "path": "/x.duckdb"}
     {"op": "sync", "source_id": "billing", "object": null, "full_refresh": false}
+    {"op": "status"}                       -> {"rows": [...]}    (what `inlet status` shows, with next runs)
+    {"op": "reload"}                       -> {"ok": true, "added": [...], ...} or {"error": ..., "problems": [...]}
                                            -> {"progress": {...}}..., {"result": {...}} (or {"skipped": "..."})
 Any step may answer {"error": "..."} instead, and that ends the answer.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import orjson
 
+from engine.config import ConfigError
 from engine.output import jsonable_rows
 from engine.server.state import InletState
 from engine.store import StoreBehind
@@ -114,6 +117,10 @@ class ControlServer:
             elif op == "snapshot":
                 path = await self.state.snapshot(Path(request["path"]))
                 await _send(writer, {"ok": True, "path": str(path)})
+            elif op == "status":
+                await _send(writer, {"rows": await self.state.status()})
+            elif op == "reload":
+                await self._reload(writer)
             else:
                 await _send(writer, {"error": f"unknown control operation {op!r}"})
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -174,6 +181,17 @@ class ControlServer:
                                             "this one was skipped (see sync_runs)"})
         else:
             await _send(writer, {"result": result_dict(result)})
+
+
+    async def _reload(self, writer: asyncio.StreamWriter) -> None:
+        if self.role != "serve":
+            await _send(writer, {"error": "only `inlet serve` reloads its config; this process runs `inlet sync`"})
+            return
+        try:
+            await _send(writer, await self.state.reload())
+        except ConfigError as exc:
+            await _send(writer, {"error": "the config has problems; nothing was changed",
+                                 "problems": [str(p) for p in exc.problems]})
 
 
 async def _send(writer: asyncio.StreamWriter, message: dict) -> None:

@@ -1,4 +1,5 @@
-"""`inlet serve`: open the store, mirror the sources, then run the HTTP server until SIGTERM/SIGINT.
+"""`inlet serve`: open the store, mirror the sources, then run the HTTP server and the scheduler until
+SIGTERM/SIGINT (SIGHUP reloads the config).
 
 uvicorn's graceful shutdown stops accepting connections and lets in-flight requests finish; the app's
 lifespan then drains the writer (everything queued is committed) and the store is closed.
@@ -12,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 
@@ -42,7 +44,7 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def build_state(config: Config) -> InletState:
+def build_state(config: Config, config_path: Path | None = None) -> InletState:
     sock = socket_path(config.store.path)
     owner = socket_owner(sock) if sock.exists() else None
     if owner is not None:
@@ -59,7 +61,7 @@ def build_state(config: Config) -> InletState:
     mirror_sources(con, config)
     writer = StoreWriter(con, spool_dir(config.store.path))
     writer.recover()  # events acknowledged before a crash, still in the spool, go in before anything else
-    return InletState(config=config, con=con, writer=writer)
+    return InletState(config=config, con=con, writer=writer, config_path=config_path)
 
 
 def tune_gc() -> None:
@@ -99,9 +101,9 @@ def run_server(app, config: Config, log_level: str) -> int:
     return 0 if server.started else 1
 
 
-def serve(config: Config, *, log_level: str = "info") -> int:
+def serve(config: Config, *, log_level: str = "info", config_path: Path | None = None) -> int:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    state = build_state(config)
+    state = build_state(config, config_path)
     try:
         code = run_server(create_app(state), config, log_level)
     finally:

@@ -1,17 +1,27 @@
-"""What the request handlers share: the loaded config and the store (writer plus a connection to read)."""
+"""What the request handlers share: the loaded config, the store (writer plus a connection to read), the
+syncs running in this process and the scheduler; and the two things done to all of them at once: a status
+report and a config reload."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from engine.config import Config
+from engine.config import Config, load_config
+from engine.output import jsonable_rows
+from engine.status import status_rows
 from engine.store import StoreWriter
+from engine.store.reader import run_query
 from engine.store.snapshot import write_snapshot
+from engine.store.sources import mirror_sources
 from engine.sync.service import SyncService
+
+log = logging.getLogger("inlet.server")
 
 
 @dataclass
@@ -19,7 +29,9 @@ class InletState:
     config: Config
     con: duckdb.DuckDBPyConnection  # the server's read-write connection; readers take cursors of it
     writer: StoreWriter
+    config_path: Path | None = None  # where `reload` reads the config again
     syncs: SyncService = field(init=False)
+    scheduler: object | None = field(default=None, init=False)  # engine.scheduler.Scheduler, once started
 
     def __post_init__(self) -> None:
         self.syncs = SyncService(self.config, self.writer)
@@ -28,3 +40,45 @@ class InletState:
         """A consistent copy holding everything acknowledged so far, made while ingestion goes on."""
         await self.writer.flush()
         return await asyncio.to_thread(write_snapshot, self.con, self.config.store.path, target)
+
+    def query(self, sql: str) -> list[list]:
+        """JSON-ready rows of a read-only statement, in a cursor of the server's connection."""
+        cur = self.con.cursor()
+        try:
+            q = run_query(cur, sql, in_transaction=True)
+            return [row for rows in q.chunks for row in jsonable_rows(rows, q.types)]
+        finally:
+            cur.close()
+
+    async def status(self) -> list[dict]:
+        """`inlet status`, `GET /status` and the page at `/`: every source, with its schedule and next run."""
+        await self.writer.flush()
+        scheduler = self.scheduler
+        schedules = scheduler.schedules() if scheduler is not None else None
+        next_runs = {k: _iso(v) for k, v in scheduler.next_runs().items()} if scheduler is not None else None
+        return await asyncio.to_thread(status_rows, self.config, self.query, schedules=schedules,
+                                       next_runs=next_runs)
+
+    async def reload(self) -> dict:
+        """Read the config file again and apply it: sources added, removed or changed, and their schedules.
+        Requests in flight finish with the config they started with. `store` and `server` changes need a
+        restart, and the answer says so. A config with problems changes nothing (ConfigError)."""
+        if self.config_path is None:
+            raise RuntimeError("this server was not started from a config file; there is nothing to reload")
+        new = await asyncio.to_thread(load_config, self.config_path)
+        restart = [section for section in ("store", "server") if getattr(new, section) != getattr(self.config, section)]
+        before = {s.id for s in self.config.sources}
+        after = {s.id for s in new.sources}
+        changed = sorted(s.id for s in new.sources if s.id in before and s != self.config.source(s.id))
+        self.config = new
+        self.syncs.config = new
+        await self.writer.run(lambda con: mirror_sources(con, new, own_transaction=False))
+        jobs = await self.scheduler.apply(new) if self.scheduler is not None else {}
+        summary = {"ok": True, "sources": len(new.sources), "added": sorted(after - before),
+                   "removed": sorted(before - after), "changed": changed, "jobs": jobs, "restart_needed": restart}
+        log.info("config reloaded from %s: %s", self.config_path, summary)
+        return summary
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()

@@ -37,6 +37,7 @@ class Page:
     requests: int = 1  # HTTP requests this page took
     mode: str | None = None  # list, events, full refresh: how the stream is reading
     note: str | None = None  # something the stream decided on its own, for the run log
+    size: int = 0  # bytes of record JSON, set by the runner: transactions are bounded by it
 
 
 class Stream(Protocol):

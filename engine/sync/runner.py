@@ -17,9 +17,10 @@ from functools import partial
 from typing import Any
 
 import duckdb
+import httpx
 from orjson import OPT_SORT_KEYS, dumps
 
-from connectors.kit import ConnectorError, CredentialsRefused, DailyLimitReached
+from connectors.kit import ConnectorError, CredentialsRefused, DailyLimitReached, TransientError
 from engine.ids import new_id
 from engine.sync.apply import Counts, Target, apply_pages, load_cursor, now_us
 from engine.sync.model import Connector, Page, Stream
@@ -28,9 +29,15 @@ log = logging.getLogger("inlet.sync")
 
 QUEUE_PAGES = 64  # pages fetched ahead of the store at most (JSON text: ~70 KB a page of 100)
 COMMIT_PAGES = 64  # pages in one transaction at most
+COMMIT_BYTES = 8 << 20  # and at most this much record JSON: big records (HubSpot's) keep transactions small
 COMMIT_WINDOW = 0.2  # seconds pages may gather before a transaction takes them
 GATHER_POLL = 0.005
 INTERRUPTED = "interrupted: the process running this sync ended before it finished"
+STOPPED = "stopped: the server was shutting down; the next run resumes from the last committed page"
+
+
+class Stopped(Exception):
+    """The process is stopping: the pages fetched so far are committed, the rest waits for the next run."""
 
 RunJob = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Awaitable[Any]]
 Progress = Callable[[str, Counts, bool], None]
@@ -46,6 +53,7 @@ class StreamResult:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     refused: bool = False  # the credentials were refused: the other streams are not tried
+    transient: bool = False  # failed for a passing reason (network, 5xx, 429 after the request's retries)
 
 
 @dataclass
@@ -64,16 +72,20 @@ _END = object()
 
 
 async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, objects: list[str] | None = None,
-                   full_refresh: bool = False, progress: Progress | None = None) -> SyncResult:
+                   full_refresh: bool = False, progress: Progress | None = None,
+                   stop: asyncio.Event | None = None) -> SyncResult:
     """Pull `objects` (plural names; default all the connector's streams) of one source. `run_job(fn)` runs
     `fn(con)` in a store transaction (the store writer's `run`). Never raises for a stream's failure: it is in
-    the result and in `sync_runs`; stops early only when the credentials are refused."""
+    the result and in `sync_runs`; stops early when the credentials are refused, the daily quota is spent, or
+    `stop` is set (after committing the pages already fetched)."""
     result = SyncResult(source_id, new_id())
     streams = [s for s in connector.streams() if objects is None or s.name in objects]
     for stream in streams:
+        if stop is not None and stop.is_set():
+            break
         outcome = StreamResult(stream.name, stream.object_type)
         result.streams.append(outcome)
-        await _run_stream(source_id, result.run_id, stream, run_job, outcome, full_refresh, progress)
+        await _run_stream(source_id, result.run_id, stream, run_job, outcome, full_refresh, progress, stop)
         if outcome.refused:
             break
     result.http = connector.http_stats()
@@ -81,17 +93,23 @@ async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, obj
 
 
 async def _run_stream(source_id: str, run_id: str, stream: Stream, run_job: RunJob, outcome: StreamResult,
-                      full_refresh: bool, progress: Progress | None) -> None:
+                      full_refresh: bool, progress: Progress | None, stop: asyncio.Event | None) -> None:
     target = Target(source_id, stream.object_type, run_id)
     started = time.monotonic()
     cursor = await run_job(lambda con: _begin(con, target))
     try:
-        await _pump(stream, cursor, full_refresh, target, run_job, outcome, progress)
+        await _pump(stream, cursor, full_refresh, target, run_job, outcome, progress, stop)
         outcome.status = "succeeded"
+    except Stopped:
+        outcome.status, outcome.error = "failed", STOPPED
     except (CredentialsRefused, DailyLimitReached) as exc:  # every later request would be refused too
         outcome.status, outcome.error, outcome.refused = "failed", str(exc), True
     except ConnectorError as exc:  # already names the source, the object and the HTTP status
         outcome.status, outcome.error = "failed", str(exc)
+        outcome.transient = isinstance(exc, TransientError)
+    except httpx.TransportError as exc:
+        outcome.status, outcome.transient = "failed", True
+        outcome.error = f"source {source_id!r}, object {stream.name!r}: {type(exc).__name__}: {exc}"
     except Exception as exc:  # a page the connector could not read, or the store refusing: say where
         outcome.status = "failed"
         outcome.error = f"source {source_id!r}, object {stream.name!r}: {type(exc).__name__}: {exc}"
@@ -110,15 +128,18 @@ async def _run_stream(source_id: str, run_id: str, stream: Stream, run_job: RunJ
 
 
 async def _pump(stream: Stream, cursor: Any, full_refresh: bool, target: Target, run_job: RunJob,
-                outcome: StreamResult, progress: Progress | None) -> None:
+                outcome: StreamResult, progress: Progress | None, stop: asyncio.Event | None = None) -> None:
     queue: asyncio.Queue = asyncio.Queue(QUEUE_PAGES)
 
     async def fetch() -> None:
         try:
             async for page in stream.read(cursor, full_refresh=full_refresh):
+                size = 0
                 for record in page.records:  # waiting pages hold compact JSON text, not the parsed objects
                     if isinstance(record.data, dict):
                         record.data = dumps(record.data, option=OPT_SORT_KEYS).decode()
+                    size += len(record.data) if record.data is not None else 0
+                page.size = size
                 await queue.put(page)
         finally:
             await queue.put(_END)
@@ -135,12 +156,14 @@ async def _pump(stream: Stream, cursor: Any, full_refresh: bool, target: Target,
             deadline = time.monotonic() + COMMIT_WINDOW
             while queue.qsize() < QUEUE_PAGES and not fetcher.done() and time.monotonic() < deadline:
                 await asyncio.sleep(GATHER_POLL)
+            size = 0
             while True:
                 if item is _END:
                     ended = True
                     break
                 batch.append(item)
-                if len(batch) >= COMMIT_PAGES or queue.empty():
+                size += item.size
+                if len(batch) >= COMMIT_PAGES or size >= COMMIT_BYTES or queue.empty():
                     break
                 item = queue.get_nowait()
             if batch:
@@ -149,6 +172,8 @@ async def _pump(stream: Stream, cursor: Any, full_refresh: bool, target: Target,
                 outcome.notes += [p.note for p in batch if p.note]
                 if progress:
                     progress(stream.name, outcome.counts, False)
+            if stop is not None and stop.is_set() and not ended:
+                raise Stopped()  # what was fetched is committed with its cursor; the rest waits
         await fetcher  # raises what the fetching raised, after every page fetched before it is stored
     finally:
         if not fetcher.done():

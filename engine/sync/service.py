@@ -61,10 +61,11 @@ def pull_source(config: Config, source_id: str, object_name: str | None = None) 
 class SyncService:
     def __init__(self, config: Config, writer: StoreWriter,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.config = config
+        self.config = config  # replaced on reload; a sync keeps the source settings it started with
         self.writer = writer
         self.transport = transport  # tests: an in-process sandbox instead of the network
         self._running: set[str] = set()  # sources with a sync running in this process
+        self._stop = asyncio.Event()
 
     def running(self, source_id: str) -> bool:
         return source_id in self._running
@@ -74,25 +75,53 @@ class SyncService:
         while self._running:
             await asyncio.sleep(0.05)
 
-    async def sync(self, source_id: str, *, object_name: str | None = None, full_refresh: bool = False,
-                   progress: Progress | None = None) -> SyncResult | None:
-        """Run one sync now; None (and a `skipped` row in sync_runs) when one of the source is running."""
+    async def stop(self, timeout: float) -> bool:
+        """Start no more syncs; running ones commit what they fetched and end. True if all ended in time."""
+        self._stop.set()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._running and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        return not self._running
+
+    async def sync(self, source_id: str, *, object_name: str | None = None, objects: list[str] | None = None,
+                   full_refresh: bool = False, progress: Progress | None = None) -> SyncResult | None:
+        """Run one sync now (of `object_name`, or `objects`, or all the source's objects); None, with a
+        `skipped` row in sync_runs, when a sync of the source is already running or the process is stopping."""
         source = pull_source(self.config, source_id, object_name)
-        objects = [object_name] if object_name else source.object_names
-        connector = build_connector(source, transport=self.transport)
-        if source_id in self._running:
-            types = [s.object_type for s in connector.streams() if s.name in objects]
-            await connector.aclose()
-            await self.writer.run(lambda con: record_skipped(con, source_id, types,
-                                                             "another sync of this source was running"))
+        names = [object_name] if object_name else [o for o in source.object_names if objects is None or o in objects]
+        if source_id in self._running or self._stop.is_set():
+            reason = "the process is stopping" if self._stop.is_set() else "another sync of this source was running"
+            await self.record_skip(source, names, reason)
             return None
+        connector = build_connector(source, transport=self.transport)
         self._running.add(source_id)
         try:
-            return await run_sync(source_id, connector, self.writer.run, objects=objects, full_refresh=full_refresh,
-                                  progress=progress)
+            return await run_sync(source_id, connector, self.writer.run, objects=names, full_refresh=full_refresh,
+                                  progress=progress, stop=self._stop)
         finally:
             self._running.discard(source_id)
             await connector.aclose()
+
+    async def record_skip(self, source: PullSource, names: list[str], reason: str) -> None:
+        types = object_types(source, names)
+        await self.writer.run(lambda con: record_skipped(con, source.id, types, reason))
+
+
+def object_types(source: PullSource, names: list[str]) -> list[str]:
+    """`records.object_type` of each of the source's object names (plural)."""
+    if isinstance(source, StripeSource):
+        from connectors.stripe.objects import OBJECTS
+
+        return [OBJECTS[n].object_type for n in names]
+    if isinstance(source, HubSpotSource):
+        from connectors.hubspot.objects import CRM_OBJECTS
+
+        return [CRM_OBJECTS[n].object_type if n in CRM_OBJECTS else "owner" for n in names]
+    if isinstance(source, ShopifySource):
+        from connectors.shopify.objects import OBJECTS as SHOPIFY
+
+        return [SHOPIFY[n].object_type for n in names]
+    raise SyncRefused(f"source {source.id!r}: no connector for bridge {source.bridge!r}")
 
 
 def result_dict(result: SyncResult) -> dict[str, Any]:
