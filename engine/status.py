@@ -20,8 +20,8 @@ RECORDS_SQL = """
 SELECT source_id, count(*) FILTER (NOT deleted) AS records FROM records GROUP BY source_id
 """
 
-# The newest run of each source, with the outcome of all its objects (failed if any failed), when it ended,
-# what it read and changed, and its first error.
+# The newest run of each source (that started; skipped slots only when nothing else ran), with the outcome of
+# all its objects (failed if any failed), when it ended, what it read and changed, and its first error.
 RUNS_SQL = """
 SELECT source_id, min(started_at) AS started_at,
        CASE WHEN bool_or(status = 'running') THEN 'running' WHEN bool_or(status = 'failed') THEN 'failed'
@@ -30,7 +30,11 @@ SELECT source_id, min(started_at) AS started_at,
        sum(records_read) AS records_read, sum(records_changed) AS records_changed,
        first(error ORDER BY started_at) FILTER (WHERE error IS NOT NULL) AS error
 FROM sync_runs
-WHERE (source_id, run_id) IN (SELECT source_id, arg_max(run_id, started_at) FROM sync_runs GROUP BY source_id)
+WHERE (source_id, run_id) IN (
+    -- a slot skipped while a run went on says less than that run: the newest run that did start, if any
+    SELECT source_id, coalesce(arg_max(run_id, started_at) FILTER (WHERE status <> 'skipped'),
+                               arg_max(run_id, started_at))
+    FROM sync_runs GROUP BY source_id)
 GROUP BY source_id
 """
 

@@ -99,3 +99,24 @@ scheduler: {max_concurrent: 0}
     assert any("'tickets' is not one of this source's objects" in p for p in got)
     assert "sources[5].schedule.at: unknown key 'at'" in got
     assert any(p.startswith("scheduler.max_concurrent:") for p in got)
+
+
+def test_status_shows_the_run_going_on_not_the_slots_skipped_meanwhile():
+    import duckdb
+
+    from engine.status import RUNS_SQL
+
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE sync_runs(run_id UUID, source_id VARCHAR, object_type VARCHAR,
+                   started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR, records_read BIGINT,
+                   records_changed BIGINT, error VARCHAR)""")
+    con.execute("""INSERT INTO sync_runs VALUES
+        ('00000000-0000-7000-8000-000000000001', 'a', 'customer', '2026-01-01 00:00:00+00', NULL, 'running', 5, 1,
+         NULL),
+        ('00000000-0000-7000-8000-000000000002', 'a', 'customer', '2026-01-01 00:00:02+00', '2026-01-01 00:00:02+00',
+         'skipped', 0, 0, 'scheduled while the previous run of this source was still going'),
+        ('00000000-0000-7000-8000-000000000003', 'b', 'customer', '2026-01-01 00:00:02+00', '2026-01-01 00:00:02+00',
+         'skipped', 0, 0, 'the process is stopping')""")
+    rows = {r[0]: r for r in con.sql(RUNS_SQL).fetchall()}
+    assert rows["a"][2:] == ("running", None, 5, 1, None)
+    assert rows["b"][2] == "skipped" and rows["b"][6] == "the process is stopping"  # nothing else ran
