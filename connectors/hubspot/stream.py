@@ -122,6 +122,15 @@ class HubSpotStream:
         by_id = {r.get("id"): r for r in results if isinstance(r, dict)}
         return [by_id[i] for i in ids if i in by_id]
 
+    async def fetch(self, ids: list[str]) -> list[RecordIn]:
+        """The current version of each record with every property (webhook deliveries carry an id and at most
+        one property: never a whole record); records archived meanwhile are left out."""
+        names, _ = await self._property_names()
+        found: list[dict] = []
+        for start in range(0, len(ids), LIST_PAGE):
+            found += await self._batch_read(ids[start:start + LIST_PAGE], names)
+        return [self._record(r) for r in found]
+
     # -- changes by search ------------------------------------------------------------------------------------
     async def _search(self, cursor: dict) -> AsyncIterator[Page]:
         names, requests = await self._property_names()

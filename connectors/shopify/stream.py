@@ -34,6 +34,7 @@ from engine.sync.model import Page, RecordIn
 LOOKBACK = timedelta(minutes=2)  # each incremental read starts this far before the newest change read
 WINDOW_MARGIN = timedelta(days=1)  # orders near the edge of the 60-day window are not judged missing
 DELETION_PAGE = 250
+FETCH_BATCH = 20  # objects per `nodes(ids:)` query: an order page's cost allows about this many
 
 
 def iso(moment: datetime) -> str:
@@ -138,6 +139,20 @@ class ShopifyStream:
             yield Page(records, c, mode="updated")
             if after is None:
                 return
+
+    # -- single objects (webhook deliveries) -----------------------------------------------------------------
+    async def fetch(self, gids: list[str]) -> list[RecordIn]:
+        """The current version of each object, read as the pull reads it (same selection, nested connections
+        complete); an object gone meanwhile is left out."""
+        typename = self.obj.object_type.title()
+        query = (f"query($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on {typename} {{ "
+                 f"{' '.join([self.obj.fields, *(n.in_page() for n in self.obj.nested)])} }} }} }}")
+        nodes: list[dict] = []
+        for start in range(0, len(gids), FETCH_BATCH):
+            data = await self.gql.execute(query, {"ids": gids[start:start + FETCH_BATCH]}, object_name=self.name)
+            nodes += [n for n in data.get("nodes") or [] if isinstance(n, dict) and n.get("id")]
+        await self._complete(nodes)
+        return [self._record(n) for n in nodes]
 
     # -- paging ----------------------------------------------------------------------------------------------
     async def _connection(self, query: str | None,

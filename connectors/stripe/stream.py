@@ -108,7 +108,7 @@ class StripeStream:
                 yield Page([], {"mode": "events", "after": None, "at": now - CLOCK_MARGIN}, requests=requests,
                            mode="events")
                 return
-            records, cursor = await self._apply([first], cursor)
+            records, cursor = await self.records_from_events([first], cursor)
             yield Page(records, cursor, requests=requests, mode="events")
             requests, after = 0, first["id"]
         params = {"types[]": list(self.obj.event_types), "ending_before": after}
@@ -118,7 +118,7 @@ class StripeStream:
                 requests += 1
                 # newest first on the wire, applied oldest first; not reversed in place: the paginator reads the
                 # page after this loop body, and takes its newest id from the front
-                records, cursor = await self._apply(events[::-1], cursor)
+                records, cursor = await self.records_from_events(events[::-1], cursor)
                 yield Page(records, cursor, requests=requests, mode="events")
                 requests = 0
         except RequestRejected as exc:
@@ -139,7 +139,9 @@ class StripeStream:
                 oldest = events[-1]
         return oldest, requests
 
-    async def _apply(self, events: list[dict], cursor: dict) -> tuple[list[RecordIn], dict]:
+    async def records_from_events(self, events: list[dict], cursor: dict | None) -> tuple[list[RecordIn], dict | None]:
+        """The object versions `events` carry (re-fetched when thin), and the events cursor after them; the
+        signed webhook deliveries go through here too."""
         records = []
         for event in events:
             cursor = {"mode": "events", "after": event["id"], "at": event["created"]}

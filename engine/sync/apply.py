@@ -80,7 +80,7 @@ def apply_pages(con: duckdb.DuckDBPyConnection, target: Target, pages: list[Page
             counts.deleted += _complete_scan(con, target, page.scan_id, now, page.scan_scope)
     if segment:
         counts.add(_apply_records(con, target, segment, now))
-    if pages:
+    if pages and not pages[-1].push:
         _save_cursor(con, target, pages[-1].cursor, now)
         _log_progress(con, target, counts, pages)
     return counts
@@ -145,6 +145,16 @@ _CHANGES_ONCE = """
     ORDER BY i.pos
 """
 
+# Versions older than the stored one (late webhook deliveries, or events a webhook already applied) never
+# overwrite a newer record. Compared to the second: vendors' times have no more (Stripe's `created`), and a
+# list read stores when it read.
+_NOT_OLDER = """
+    SELECT p.* FROM pushed p
+    LEFT JOIN records r ON r.source_id = $source AND r.object_type = $type AND r.external_id = p.external_id
+    WHERE r.external_id IS NULL OR date_trunc('second', p.updated_at) >= date_trunc('second', r.updated_at)
+    ORDER BY p.pos
+"""
+
 # DuckDB's upsert keeps the first of two rows with the same key in one statement: only the newest goes in.
 _UPSERT = """
     INSERT INTO records
@@ -177,6 +187,13 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
     if not incoming.num_rows:
         return counts
     keys = {"source": target.source_id, "type": target.object_type}
+    if any(p.push for p in pages) or any(r.updated_at_us is not None for p in pages for r in p.records):
+        # versions with the vendor's own time (events, webhooks, HubSpot, Shopify): one older than the stored
+        # version is history already superseded (a webhook got there first), not a change to make now
+        with _registered(con, "pushed", incoming):
+            incoming = con.sql(_NOT_OLDER, params=keys).to_arrow_table()
+        if not incoming.num_rows:
+            return counts
     with _registered(con, "incoming", incoming):
         scan_id = pages[-1].scan_id
         if scan_id is not None:  # before the upsert: records it rewrites are recent enough to be safe anyway

@@ -38,6 +38,9 @@ class Page:
     mode: str | None = None  # list, events, full refresh: how the stream is reading
     note: str | None = None  # something the stream decided on its own, for the run log
     size: int = 0  # bytes of record JSON, set by the runner: transactions are bounded by it
+    # a vendor's push (a webhook delivery), not a read: no cursor is saved, and a version older than the one
+    # stored is ignored (deliveries come late, twice, or out of order)
+    push: bool = False
 
 
 class Stream(Protocol):

@@ -13,7 +13,9 @@ from __future__ import annotations
 import gc
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
 
 from sandbox.hubspot import values
 from sandbox.hubspot.errors import conflict
@@ -23,6 +25,17 @@ from sandbox.hubspot.seed import seed_owners, seed_store
 from sandbox.hubspot.writes import derive, normalize
 
 HUBSPOT_TOKEN = "pat-na1-sandbox"
+
+
+class Change(NamedTuple):
+    """One record changed, as `HubSpotSandbox.listeners` are told of it (webhook senders build events from it)."""
+
+    kind: str  # contacts, companies, deals
+    action: str  # created, updated, archived, restored
+    old: Rec | None  # the version before (None when created); records are never changed in place
+    new: Rec
+    group: int  # the same for every change of one write call (one stamp: a mutate, a batch, a single write)
+    source: str  # HubSpot's changeSource: API for the HTTP API, CRM_UI for the sandbox's own helpers
 
 
 class HubSpotSandbox:
@@ -62,6 +75,9 @@ class HubSpotSandbox:
                 gc.enable()
         self._last_ms = max((r.updated_ms for s in self.stores.values() for r in s.by_id.values()), default=0)
         self._stamp: tuple[int, str] = (-1, "")
+        self.stamps = 0  # stamps taken: one per write call, so it groups the changes of one call
+        self.listeners: list[Callable[[Change], None]] = []  # told of every change after seeding
+        self.change_source = "API"
 
     # -- lookups -----------------------------------------------------------------------------------------------
 
@@ -73,6 +89,7 @@ class HubSpotSandbox:
         """Now in ms and as ISO, never before the previous stamp."""
         ms = max(int(self.now() * 1000), self._last_ms)
         self._last_ms = ms
+        self.stamps += 1
         if self._stamp[0] != ms:
             self._stamp = (ms, iso(ms))
         return self._stamp
@@ -110,6 +127,9 @@ class HubSpotSandbox:
         archived = rec.archived_at if archived_at is False else archived_at
         new = Rec(rec.id, props, rec.created_ms, ms, archived, rec if self.search_lag > 0 else None)
         store.put(rec, new)
+        if self.listeners:
+            was, now = rec.archived_at is not None, archived is not None
+            self._notify(store, "updated" if was == now else "archived" if now else "restored", rec, new)
         return new
 
     def create_record(self, store: Store, changes: dict[str, str | None],
@@ -124,13 +144,30 @@ class HubSpotSandbox:
         derive(store.kind.name, props)
         rec = Rec(object_id, props, ms, ms)
         store.add(rec)
+        if self.listeners:
+            self._notify(store, "created", None, rec)
         return rec
+
+    def _notify(self, store: Store, action: str, old: Rec | None, new: Rec) -> None:
+        change = Change(store.kind.name, action, old, new, self.stamps, self.change_source)
+        for listener in self.listeners:
+            listener(change)
+
+    @contextmanager
+    def _by_user(self) -> Iterator[None]:
+        """Changes made through the sandbox's own helpers, as a user in HubSpot's UI would make them."""
+        previous, self.change_source = self.change_source, "CRM_UI"
+        try:
+            yield
+        finally:
+            self.change_source = previous
 
     def update(self, object_type: str, object_id: int | str, properties: dict) -> dict:
         """Change one record as a HubSpot user would (read-only properties allowed), stamped now."""
         store = self.store(object_type)
         rec = store.by_id[int(object_id)]
-        new = self.apply(store, rec, normalize(store.schema, properties, internal=True))
+        with self._by_user():
+            new = self.apply(store, rec, normalize(store.schema, properties, internal=True))
         return render(new, store.schema.names, store.kind.lastmod)
 
     def archive(self, object_type: str, object_id: int | str) -> None:
@@ -138,18 +175,24 @@ class HubSpotSandbox:
         rec = store.by_id[int(object_id)]
         if rec.archived_at is None:
             stamp = self.stamp()
-            self.apply(store, rec, {}, archived_at=stamp[1], stamp=stamp)
+            with self._by_user():
+                self.apply(store, rec, {}, archived_at=stamp[1], stamp=stamp)
 
     def restore(self, object_type: str, object_id: int | str) -> None:
         store = self.store(object_type)
         rec = store.by_id[int(object_id)]
         if rec.archived_at is not None:
-            self.apply(store, rec, {}, archived_at=None)
+            with self._by_user():
+                self.apply(store, rec, {}, archived_at=None)
 
     def mutate(self, object_type: str = "contacts", updates: int = 0, archives: int = 0,
                creates: int = 0) -> dict[str, list[str]]:
         """Simulate activity now: `updates` live records edited, `archives` others archived, `creates` new ones,
         all stamped with the same millisecond. Deterministic for a seed and call sequence."""
+        with self._by_user():
+            return self._mutate(object_type, updates, archives, creates)
+
+    def _mutate(self, object_type: str, updates: int, archives: int, creates: int) -> dict[str, list[str]]:
         self.mutations += 1
         rng = random.Random(f"{self.seed}:mutate:{self.mutations}")
         store = self.store(object_type)

@@ -11,7 +11,7 @@ import gc
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sandbox.shopify import kinds
 from sandbox.shopify import objects as o
@@ -45,6 +45,15 @@ _FIELDS = {  # fields `update()` may set directly, per kind
 }
 
 
+class Change(NamedTuple):
+    """One object created, changed or deleted, as `ShopifySandbox.listeners` are told of it. `obj` is the stored
+    dict, which later changes edit in place: a listener must read what it needs at once."""
+
+    kind: str  # customers, orders, products
+    action: str  # create, update, delete
+    obj: dict
+
+
 class ShopifySandbox:
     """An emulated shop with `customers` customers, `orders` orders (default customers × 2) and `products` products
     (default max(10, customers // 5)) created over the last two years.
@@ -72,6 +81,7 @@ class ShopifySandbox:
         self.phones: dict[str, int] = {}
         self.next_order_number = 1001
         self.mutations = 0
+        self.listeners: list[Callable[[Change], None]] = []  # told of every change after seeding
         self._last_id = dict(_ID_BASES)
         self._ids = random.Random(f"{seed}:ids")
         collecting = gc.isenabled()
@@ -124,6 +134,13 @@ class ShopifySandbox:
         obj["_updated"] = t
         obj["updatedAt"] = iso(t)
         self.collections[kind].changed()
+        self.notify(kind, "update", obj)
+
+    def notify(self, kind: str, action: str, obj: dict) -> None:
+        """Tell the listeners: every update goes through `touch`, deletes through `delete`, and whatever creates
+        an object calls this with "create"."""
+        for listener in self.listeners:
+            listener(Change(kind, action, obj))
 
     def record_deletion(self, subject_type: str, subject_id: str, t: int | None = None) -> None:
         t = self.clock() if t is None else t
@@ -202,6 +219,7 @@ class ShopifySandbox:
             self.set_phone(obj, None)
         elif kind == "products":
             self.record_deletion("PRODUCT", obj["id"])
+        self.notify(kind, "delete", obj)
 
     def mutate(self, kind: str = "customers", updates: int = 0, deletes: int = 0, creates: int = 0
                ) -> dict[str, list[str]]:

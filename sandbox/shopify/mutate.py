@@ -103,6 +103,7 @@ def _new_customer(sb: ShopifySandbox, rng: random.Random, now: int) -> str:
                           address_num=sb.new_id("MailingAddress"))
     sb.customers.put(customer)
     sb.emails[email] = num
+    sb.notify("customers", "create", customer)
     return customer["id"]
 
 
@@ -124,6 +125,7 @@ def _new_order(sb: ShopifySandbox, rng: random.Random, now: int) -> str:
                     financial=rng.choice(("PAID", "PAID", "PENDING")), fulfillment="UNFULFILLED", closed_at=None,
                     cancelled_at=None, cancel_reason=None, test=False, tags=[], note=None)
     sb.orders.put(order)
+    sb.notify("orders", "create", order)
     if customer is not None:  # placing an order changes the customer
         customer["_orders"] += 1
         if o.counts_toward_spent(order):
@@ -142,4 +144,5 @@ def _new_product(sb: ShopifySandbox, rng: random.Random, now: int) -> str:
     product = o.product(num, now, now, title=title, handle=handle, status="ACTIVE", vendor=rng.choice(o.VENDORS),
                         product_type=rng.choice(o.PRODUCT_TYPES), tags=["new"], published=now, variants=variants)
     sb.products.put(product)
+    sb.notify("products", "create", product)
     return product["id"]

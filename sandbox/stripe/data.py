@@ -69,6 +69,8 @@ class StripeSandbox:
         self.ids = random.Random(f"{seed}:ids")  # event ids, and ids of everything made after seeding
         self.mutations = 0
         self._seq = 0
+        # Called with every event `emit` writes (every change after seeding), e.g. by a webhook sender.
+        self.listeners: list[Callable[[Event], None]] = []
         collecting = gc.isenabled()
         gc.disable()  # seeding builds ~10 dicts per customer and nothing cyclic: collection passes only cost
         try:
@@ -121,6 +123,8 @@ class StripeSandbox:
         """Append an event whose `data.object` is `obj` as it is now."""
         key, event = self.make_event(type, obj, created=created, previous=previous, request=request)
         self.events.add(key, event)
+        for listener in self.listeners:
+            listener(event)
         return event
 
     def make_event(self, type: str, obj: dict, *, created: int | None = None, previous: dict | None = None,
