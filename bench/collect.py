@@ -7,12 +7,15 @@ the median of its rounds (events/s, p50 and p99 latency):
   (b) ceiling  `POST /bench/ceiling/bench/website`: the same app and uvicorn settings, parse the body, answer
   (c) naive    `POST /bench/naive/bench/website`: one autocommit DuckDB INSERT per request (bench/variants.py)
   (d) clicks   `GET /r/newsletter/sale/s{0..999}` on the same `inlet serve` as (a): clicks/s of redirect links
+  (e) tracking `POST /v1/batch` on the same `inlet serve`: Segment-style batches of 100 track messages (each with
+               its own messageId and one of 1,000 anonymousIds), as the tracking SDKs send them; events/s
 At the end (a)'s store is counted and checked against what wrk saw. Run with `make bench`.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -38,12 +41,24 @@ sources:
   - {{id: website, name: Website, channel: web, bridge: webhook}}
   - {{id: newsletter, name: Newsletter, channel: email, bridge: redirect,
      links: {{sale: {{url: "https://shop.example.test/sale", event_type: email-click}}}}}}
+  - {{id: tracking, name: Tracking, channel: web, bridge: tracking, write_key: {write_key}}}
 """
+WRITE_KEY = "bench-write-key"
+BATCH = 100  # messages per tracking batch
+
 # `sent` counts every request handed to a socket; the ones still in flight when wrk stops are sent, not completed.
 # wrk calls request() once more before the run, to check the script: that call is subtracted in parse_wrk.
 LUA = """sent = 0
-local headers = {["Content-Type"] = "application/json"}
+local headers = {["Content-Type"] = "application/json"{AUTH}}
 local body = '{"plan":"pro","n":1}'
+local function batch(n)
+  local parts = {}
+  for i = 1, {BATCH} do
+    parts[i] = string.format('{"type":"track","event":"Order Completed","anonymousId":"a%d",'
+      .. '"messageId":"{RUN}-%d-%d","properties":{"plan":"pro","total":42.5,"n":%d}}', (n + i) % 1000, n, i, i)
+  end
+  return '{"batch":[' .. table.concat(parts, ",") .. ']}'
+end
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function request()
@@ -102,10 +117,15 @@ def cpu_seconds(pid: int | None = None) -> float:
 
 
 def run_wrk(server: Server, path: str, seconds: int, work: Path, cpu: int | None) -> dict:
-    """`path` is "METHOD /path" with `{n}` standing for a counter (0-999) that wrk fills in."""
+    """`path` is "METHOD /path" with `{n}` standing for a counter (0-999) that wrk fills in. A tracking batch
+    (`/v1/batch`) stores BATCH events per request: its figures count events, not requests."""
     method, path = path.split(" ", 1)
+    tracking = path.startswith("/v1/")
+    body = "batch(sent)" if tracking else "body" if method == "POST" else "nil"
+    auth = ', ["Authorization"] = "Basic ' + base64.b64encode(f"{WRITE_KEY}:".encode()).decode() + '"'
     script = work / "request.lua"
-    script.write_text(LUA.replace("{METHOD}", method).replace("{BODY}", "body" if method == "POST" else "nil")
+    script.write_text(LUA.replace("{METHOD}", method).replace("{BODY}", body).replace("{BATCH}", str(BATCH))
+                      .replace("{AUTH}", auth if tracking else "").replace("{RUN}", str(time.time_ns()))
                       .replace("{PATH}", path.replace("%", "%%").replace("{n}", "%d")))
     cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script),
            server.base + path.split("{")[0]]
@@ -114,6 +134,10 @@ def run_wrk(server: Server, path: str, seconds: int, work: Path, cpu: int | None
     wall, busy, srv, wrk = (a - b for a, b in zip((time.monotonic(), cpu_seconds(), cpu_seconds(server.proc.pid),
                                                   children_cpu()), before, strict=True))
     result = parse_wrk(out)
+    if tracking:
+        result["requests_per_s"] = result["events_per_s"]
+        for key in ("events_per_s", "completed", "ok", "sent"):
+            result[key] *= BATCH
     # CPU used, in cores: "other" is everything else on the machine, including the kernel's loopback work
     result["cpu_cores"] = {"server": srv / wall, "wrk": wrk / wall, "other": (busy - srv - wrk) / wall}
     bad = {k: v for k, v in result["socket_errors"].items() if v}
@@ -172,12 +196,13 @@ def write_config(work: Path, name: str) -> tuple[Path, int]:
     """A config with one webhook source and its own store under `work/name`, on a free port."""
     (work / name).mkdir()
     path, port = work / name / "inlet.yaml", free_port()
-    path.write_text(CONFIG.format(store=work / name / "inlet.duckdb", port=port))
+    path.write_text(CONFIG.format(store=work / name / "inlet.duckdb", port=port, write_key=WRITE_KEY))
     return path, port
 
 
 PATHS = {"inlet": "POST /collect/bench/website/s{n}", "ceiling": "POST /bench/ceiling/bench/website",
-         "naive": "POST /bench/naive/bench/website", "clicks": "GET /r/newsletter/sale/s{n}?utm_source=bench"}
+         "naive": "POST /bench/naive/bench/website", "clicks": "GET /r/newsletter/sale/s{n}?utm_source=bench",
+         "tracking": "POST /v1/batch"}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -200,7 +225,7 @@ def run(args: argparse.Namespace) -> dict:
             others = Server([sys.executable, str(VARIANTS), "-c", str(config_bc), "--naive-db",
                              str(work / "naive.duckdb")], port_bc, work / "bc.log", server_cpu)
             try:
-                servers = {"inlet": inlet, "ceiling": others, "naive": others, "clicks": inlet}
+                servers = {"inlet": inlet, "ceiling": others, "naive": others, "clicks": inlet, "tracking": inlet}
                 warm = {name: run_wrk(servers[name], path, args.warmup, work, wrk_cpu) if args.warmup else None
                         for name, path in PATHS.items()}
                 for n in range(1, args.rounds + 1):
@@ -211,13 +236,14 @@ def run(args: argparse.Namespace) -> dict:
                 others.stop()
         finally:
             inlet.stop()
-        runs = [r for r in (*rounds["inlet"], *rounds["clicks"], warm["inlet"], warm["clicks"]) if r]
+        runs = [r for r in (*rounds["inlet"], *rounds["clicks"], *rounds["tracking"], warm["inlet"], warm["clicks"],
+                            warm["tracking"]) if r]
         ok, sent, stored = sum(r["ok"] for r in runs), sum(r["sent"] for r in runs), count_events(config)
         check = {"stored": stored, "ok_2xx": ok, "sent": sent, "passed": ok <= stored <= sent, "exact": stored == sent}
-        print(f"store check (a)+(d): {stored:,} events stored; wrk got {ok:,} answers and sent {sent:,} requests "
-              f"(warm-up + rounds; {sent - ok} in flight when wrk stopped, stored but unanswered) -> "
-              f"{'OK' if check['passed'] else 'FAILED'}: need {ok:,} <= stored <= {sent:,}"
-              f"{', every request sent is stored exactly once' if check['exact'] else ''}", flush=True)
+        print(f"store check (a)+(d)+(e): {stored:,} events stored; wrk's answers acknowledged {ok:,} events and it "
+              f"sent {sent:,} (a batch counts {BATCH}; warm-up + rounds; {sent - ok} in flight when wrk stopped, "
+              f"stored but unanswered) -> {'OK' if check['passed'] else 'FAILED'}: need {ok:,} <= stored <= {sent:,}"
+              f"{', every event sent is stored exactly once' if check['exact'] else ''}", flush=True)
         if not check["passed"]:
             raise BenchError("the store does not hold what wrk was answered: events were lost or duplicated")
     results = {name: {"events_per_s": median(r["events_per_s"] for r in rs),
@@ -236,7 +262,8 @@ def run(args: argparse.Namespace) -> dict:
 
 def report(figures: dict) -> None:
     names = {"inlet": "(a) inlet collect", "ceiling": "(b) ceiling (parse + answer)",
-             "naive": "(c) naive (INSERT + commit per request)", "clicks": "(d) inlet link clicks (302)"}
+             "naive": "(c) naive (INSERT + commit per request)", "clicks": "(d) inlet link clicks (302)",
+             "tracking": f"(e) inlet tracking, batches of {BATCH}"}
     print(f"\nmedians of {figures['rounds']} rounds")
     print(f"{'variant':<41}{'per s':>11}{'(range)':>18}{'p50 ms':>9}{'p99 ms':>9}")
     for key, label in names.items():

@@ -19,6 +19,7 @@ from engine.config.models import (
     SourceConfig,
     StoreConfig,
     StripeSource,
+    TrackingSource,
     WebhookSource,
     public_settings,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "SourceConfig",
     "StoreConfig",
     "StripeSource",
+    "TrackingSource",
     "WebhookSource",
     "load_config",
     "public_settings",

@@ -240,6 +240,21 @@ class HubSpotSource(_PullSource):
     webhook_secret: SecretStr | None = None
 
 
+class TrackingSource(_SourceBase):
+    """Tracking SDKs (the Segment-compatible API, `POST /v1/...`): callers send `write_key` as the HTTP Basic
+    user name or as `writeKey` in the body."""
+
+    bridge: Literal["tracking"]
+    write_key: SecretStr
+
+    @field_validator("write_key")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+
 SHOPIFY_API_VERSION = "2026-10"
 _SHOP_PATTERN = r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$"
 
@@ -271,11 +286,11 @@ class ShopifySource(_PullSource):
 
 
 # One model per bridge, discriminated on `bridge`.
-SourceConfig = Annotated[WebhookSource | RedirectSource | StripeSource | HubSpotSource | ShopifySource,
+SourceConfig = Annotated[WebhookSource | RedirectSource | StripeSource | HubSpotSource | ShopifySource | TrackingSource,
                          Field(discriminator="bridge")]
-AnySource = WebhookSource | RedirectSource | StripeSource | HubSpotSource | ShopifySource
+AnySource = WebhookSource | RedirectSource | StripeSource | HubSpotSource | ShopifySource | TrackingSource
 PullSource = _PullSource
-BRIDGES: tuple[str, ...] = ("webhook", "redirect", "stripe", "hubspot", "shopify")
+BRIDGES: tuple[str, ...] = ("webhook", "redirect", "stripe", "hubspot", "shopify", "tracking")
 PULL_BRIDGES: frozenset[str] = frozenset({"stripe", "hubspot", "shopify"})
 PUSH_BRIDGES: frozenset[str] = frozenset({"webhook"})  # the bridges the collect webhooks accept
 
@@ -306,6 +321,17 @@ class Config(_Model):
 
     def model_post_init(self, context: Any) -> None:
         self._by_id = {s.id: s for s in self.sources}
+
+    @model_validator(mode="after")
+    def _distinct_write_keys(self) -> Config:
+        seen: dict[str, int] = {}  # a write key names its source: two sources may not share one
+        for i, s in enumerate(self.sources):
+            if isinstance(s, TrackingSource):
+                j = seen.setdefault(s.write_key.get_secret_value(), i)
+                if j != i:
+                    raise ValueError(f"sources[{i}].write_key: the same write key as sources[{j}]; "
+                                     "each tracking source needs its own")
+        return self
 
 
 def public_settings(source: _Model) -> dict:

@@ -24,6 +24,8 @@ from engine.server.openapi import collect_paths, link_paths
 from engine.server.pages import add_status_page
 from engine.server.refusals import error_response
 from engine.server.state import InletState
+from engine.server.tracking import add_tracking_routes
+from engine.server.webhooks import webhook_endpoint
 from engine.store import StoreBehind
 
 log = logging.getLogger("inlet.server")
@@ -75,9 +77,11 @@ def create_app(state: InletState) -> FastAPI:
         *(Route(path, redirect_endpoint, methods=["GET"], include_in_schema=False)
           for path in ("/r/{source_id}/{link_id}", "/r/{source_id}/{link_id}/{session_id}")),
         Route("/r/{rest:path}", unknown_link_endpoint, methods=["GET"], include_in_schema=False),
+        Route("/webhooks/{source_id}", webhook_endpoint, methods=["POST"], include_in_schema=False),
         *(Route(path, pixel_endpoint, methods=["GET"], include_in_schema=False)
           for path in ("/pixel/{event_type}/{source_id}", "/pixel/{event_type}/{source_id}/{session_id}")),
     ]
+    add_tracking_routes(app)  # POST /v1/{track,identify,page,screen,group,alias,batch} and short forms
 
     def openapi() -> dict:
         if app.openapi_schema is None:

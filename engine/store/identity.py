@@ -1,5 +1,5 @@
-"""What the spool thread must know before it can answer a request: which profile a session belongs to, and
-whether an idempotency key was seen before.
+"""What the spool thread must know before it can answer a request: which profile a session (or a user id)
+belongs to, and whether an idempotency key was seen before.
 
 Answers come from memory, else from the store. Entries that are spooled but not yet in the store live in
 `pending` and never leave memory until the ingest thread has committed them; only then do they move to a
@@ -65,12 +65,15 @@ class _Memory(Generic[K, V]):
 
 
 class Identity:
-    """session id -> profile id, and (source id, idempotency key) -> the answer of the first event."""
+    """session id -> profile id, (source id, idempotency key) -> the answer of the first event, and
+    user id -> profile id."""
 
-    def __init__(self, lookup_sessions, lookup_keys, size: int = CACHE_SIZE):
+    def __init__(self, lookup_sessions, lookup_keys, lookup_users, size: int = CACHE_SIZE):
         self.sessions: _Memory[str, str] = _Memory(lookup_sessions, size)
         self.keys: _Memory[tuple[str, str], tuple] = _Memory(lookup_keys, size)
+        self.users: _Memory[str, str] = _Memory(lookup_users, size)
 
     def committed(self, seq: int) -> None:
         self.sessions.committed(seq)
         self.keys.committed(seq)
+        self.users.committed(seq)

@@ -20,14 +20,20 @@ SCHEMAS = {
                          ("received_at", _TS), ("profile_id", _S), ("session_id", _S), ("properties", _S),
                          ("context", _S)]),
     "sessions": pa.schema([("session_id", _S), ("profile_id", _S), ("source_id", _S), ("created_at", _TS)]),
+    "profiles": pa.schema([("profile_id", _S), ("created_at", _TS)]),  # a new profile, its attributes empty
+    "identities": pa.schema([("kind", _S), ("identity", _S), ("profile_id", _S), ("source_id", _S),
+                             ("created_at", _TS)]),
     "idempotency_keys": pa.schema([("source_id", _S), ("key", _S), ("event_id", _S), ("event_type", _S),
                                    ("profile_id", _S), ("session_id", _S), ("created_at", _TS)]),
     "rejections": pa.schema([("rejection_id", _S), ("source_id", _S), ("received_at", _TS), ("method", _S),
                              ("path", _S), ("status", pa.int32()), ("reason", _S), ("size", pa.int64()),
                              ("excerpt", _S), ("context", _S)]),
 }
-# record key -> table; each row is a list in the table's column order
-RECORD_TABLES = {"ev": "events", "se": "sessions", "ke": "idempotency_keys", "rj": "rejections"}
+# record key -> table; each row is a list in the table's column order. A session of "se" brings its new
+# profile (as every session did before identities); one of "sl" joins a profile that exists or that a "pr"
+# row of the same record creates.
+RECORD_TABLES = {"ev": "events", "se": "sessions", "ke": "idempotency_keys", "rj": "rejections", "sl": "sessions",
+                 "pr": "profiles", "id": "identities"}
 
 
 @dataclass
@@ -43,6 +49,7 @@ class Batch:
         self.records.append((seq, record))
         for key, table in RECORD_TABLES.items():
             self.rows[table].extend(record.get(key, ()))
+        self.rows["profiles"].extend([row[1], row[3]] for row in record.get("se", ()))
 
     @classmethod
     def of(cls, seq: int, record: dict | None = None) -> Batch:
@@ -68,10 +75,11 @@ def ingest(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         columns = list(zip(*rows, strict=True))
         arrow = pa.Table.from_arrays([pa.array(col, f.type) for col, f in zip(columns, schema, strict=True)],
                                      schema=schema)
-        con.from_arrow(arrow).insert_into(table)
-        if table == "sessions":  # a new session's profile starts empty
+        if table == "profiles":  # a new profile starts empty
             con.from_arrow(arrow).project("profile_id::UUID, '{}'::JSON, created_at, created_at").insert_into(
                 "profiles")
+        else:
+            con.from_arrow(arrow).insert_into(table)
     con.execute("UPDATE ingest_state SET seq = ?", [batch.seq])
 
 
@@ -90,3 +98,9 @@ def lookup_keys(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]]) -> 
         [[s for s, _ in keys], [k for _, k in keys]],
     ).fetchall()
     return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+
+
+def lookup_users(con: duckdb.DuckDBPyConnection, user_ids: list[str]) -> dict[str, str]:
+    rows = con.execute("SELECT identity, profile_id::VARCHAR FROM identities WHERE kind = 'user_id' AND identity IN "
+                       "(SELECT unnest(?::VARCHAR[]))", [user_ids]).fetchall()
+    return dict(rows)

@@ -112,4 +112,15 @@ MIGRATIONS: tuple[str, ...] = (
         external_id VARCHAR NOT NULL
     );
     """,
+    # 4: identities: a user id (a tracking SDK's userId, or an alias's previousId) -> its profile.
+    """
+    CREATE TABLE identities (
+        kind        VARCHAR NOT NULL,       -- what the identity is: user_id
+        identity    VARCHAR NOT NULL,       -- global like session ids: one user id is one person on every source
+        profile_id  UUID NOT NULL,
+        source_id   VARCHAR NOT NULL,       -- the source that first sent it
+        created_at  TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (kind, identity)
+    );
+    """,
 )

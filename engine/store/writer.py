@@ -35,7 +35,15 @@ import pyarrow as pa
 from engine.ids import new_id
 from engine.store.database import StoreError
 from engine.store.identity import Identity
-from engine.store.ingest import RECORD_TABLES, Batch, committed_seq, ingest, lookup_keys, lookup_sessions
+from engine.store.ingest import (
+    RECORD_TABLES,
+    Batch,
+    committed_seq,
+    ingest,
+    lookup_keys,
+    lookup_sessions,
+    lookup_users,
+)
 from engine.store.spool import Spool, SpoolError
 
 log = logging.getLogger("inlet.store")
@@ -57,6 +65,8 @@ class EventIn:
     properties: str  # JSON text
     context: str  # JSON text
     idempotency_key: str | None = None
+    user_id: str | None = None  # a tracking SDK's userId: ties the event (and its new session) to the user's profile
+    previous_id: str | None = None  # an alias's previousId: the user id (or session id) the user went by before
 
 
 @dataclass(slots=True, frozen=True)
@@ -109,7 +119,8 @@ class StoreWriter:
         self._front: queue.SimpleQueue = queue.SimpleQueue()
         self._ingest_queue: queue.SimpleQueue = queue.SimpleQueue()
         self._identity = Identity(lambda ids: lookup_sessions(self._read, ids),
-                                  lambda keys: lookup_keys(self._read, keys))
+                                  lambda keys: lookup_keys(self._read, keys),
+                                  lambda ids: lookup_users(self._read, ids))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._threads: list[threading.Thread] = []
         self._recovered = False
@@ -167,6 +178,17 @@ class StoreWriter:
         self._front.put((item, fut))
         return await fut
 
+    async def write_many(self, items: list[EventIn | RejectionIn]) -> list[Stored | None]:
+        """`write` for several items, queued in order at once (a tracking batch): one answer each."""
+        futs = [self._loop.create_future() for _ in items]
+        for pair in zip(items, futs, strict=True):
+            self._front.put(pair)
+        answers = await asyncio.gather(*futs, return_exceptions=True)  # every outcome read: none left unretrieved
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return answers
+
     async def run(self, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
         """Run `fn(con)` on the ingest thread in its own transaction, after everything acknowledged."""
         fut = self._loop.create_future()
@@ -212,7 +234,7 @@ class StoreWriter:
         seq = self._seq + 1
         try:
             self._identity.committed(self.ingested_seq)
-            record, answers, sessions, keys = self._resolve([i for i, _ in items])
+            record, answers, sessions, users, keys = self._resolve([i for i, _ in items])
             self._spool.append(seq, orjson.dumps(record))
         except (SpoolError, duckdb.Error) as exc:
             log.error("could not store a batch of %d: %s", len(items), exc)
@@ -225,12 +247,13 @@ class StoreWriter:
         self._seq = seq
         self.spool_writes += 1
         self._identity.sessions.add(seq, sessions)
+        self._identity.users.add(seq, users)
         self._identity.keys.add(seq, keys)
         self._ingest_queue.put((seq, record))
         self._answer([(fut, answer, None) for (_, fut), answer in zip(items, answers, strict=True)])
 
-    def _resolve(self, items: list) -> tuple[dict, list, dict, dict]:
-        """The spool record of a batch and each item's answer, plus the sessions and keys it creates."""
+    def _resolve(self, items: list) -> tuple[dict, list, dict, dict, dict]:
+        """The spool record of a batch and each item's answer, plus the sessions, user ids and keys it creates."""
         answers: list[Stored | None] = [None] * len(items)
         events = [(i, e) for i, e in enumerate(items) if isinstance(e, EventIn)]
         keyed = {(e.source_id, e.idempotency_key) for _, e in events if e.idempotency_key is not None}
@@ -248,17 +271,15 @@ class StoreWriter:
                 if key is not None:
                     new_keys[key] = None  # filled below, once the profile is known
 
-        wanted = {e.session_id for _, e in fresh if e.session_id is not None}
-        profiles = self._identity.sessions.find(wanted) if wanted else {}
+        wanted = {s for _, e in fresh for s in (e.session_id, e.previous_id) if s is not None}
+        sessions = self._identity.sessions.find(wanted) if wanted else {}
+        named = {u for _, e in fresh for u in (e.user_id, e.previous_id) if u is not None}
+        users = self._identity.users.find(named) if named else {}
         new_sessions: dict[str, str] = {}
-        record: dict[str, list] = {"ev": [], "se": [], "ke": [], "rj": []}
+        new_users: dict[str, str] = {}
+        record: dict[str, list] = {"ev": [], "se": [], "sl": [], "pr": [], "id": [], "ke": [], "rj": []}
         for i, e in fresh:
-            profile_id = None
-            if e.session_id is not None:
-                profile_id = profiles.get(e.session_id) or new_sessions.get(e.session_id)
-                if profile_id is None:
-                    profile_id = new_sessions[e.session_id] = new_id()
-                    record["se"].append([e.session_id, profile_id, e.source_id, e.received_us])
+            profile_id = _profile(e, sessions, users, new_sessions, new_users, record)
             record["ev"].append([e.event_id, e.source_id, e.event_type, e.occurred_us, e.received_us, profile_id,
                                  e.session_id, e.properties, e.context])
             answers[i] = Stored(e.event_id, e.source_id, e.event_type, profile_id, e.session_id)
@@ -274,7 +295,7 @@ class StoreWriter:
             if isinstance(r, RejectionIn):
                 record["rj"].append([new_id(), r.source_id, r.received_us, r.method, r.path, r.status, r.reason,
                                      r.size, r.excerpt, r.context])
-        return record, answers, new_sessions, new_keys
+        return record, answers, new_sessions, new_users, new_keys
 
     # -- the ingest thread ----------------------------------------------------------------------------
     def _ingest_loop(self) -> None:
@@ -406,6 +427,30 @@ class StoreWriter:
             self._loop.call_soon_threadsafe(apply)
         except RuntimeError:  # the loop is gone: nobody is waiting any more
             pass
+
+
+def _profile(e: EventIn, sessions: dict, users: dict, new_sessions: dict, new_users: dict, record: dict) -> str | None:
+    """The event's profile: its user id's, else its alias's previous id's (a user id or a session id), else its
+    session's, else a new one; None for an event with none of those ids. Ids seen for the first time are tied
+    to that profile (in `sessions`/`users`, `new_*` and the record); ids already known keep their profile."""
+    if e.session_id is None and e.user_id is None and e.previous_id is None:
+        return None
+    profile_id = (users.get(e.user_id) or users.get(e.previous_id) or sessions.get(e.previous_id)
+                  or sessions.get(e.session_id))
+    created = profile_id is None
+    if created:
+        profile_id = new_id()
+    if e.session_id is not None and e.session_id not in sessions:
+        sessions[e.session_id] = new_sessions[e.session_id] = profile_id
+        record["se" if created else "sl"].append([e.session_id, profile_id, e.source_id, e.received_us])
+        created = False  # an "se" session row brings its new profile
+    if created:
+        record["pr"].append([profile_id, e.received_us])
+    for user_id in (e.user_id, e.previous_id):
+        if user_id is not None and user_id not in users and not (user_id == e.previous_id and user_id in sessions):
+            users[user_id] = new_users[user_id] = profile_id
+            record["id"].append(["user_id", user_id, profile_id, e.source_id, e.received_us])
+    return profile_id
 
 
 def _refuses_data(exc: Exception) -> bool:

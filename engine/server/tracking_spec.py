@@ -1,0 +1,134 @@
+"""The Segment spec for the tracking API: one message (track, identify, page, screen, group, alias) checked
+and turned into the event inlet stores.
+
+What goes where:
+- `event_type`: a track call's event name as sent (`Order Completed`); the call's type for the others.
+- `properties`: the message's `properties` (track, page, screen) or `traits` (identify, group); `{}` for alias.
+- `context`: the request's details as the collect webhooks keep them (ip, user_agent, referer, headers without
+  Authorization and Cookie) plus `message`: the whole message except that payload and `writeKey` (type,
+  userId, anonymousId, messageId, timestamp, sentAt, the SDK's own context, integrations, event, name,
+  category, groupId, previousId and anything else it carried).
+- `session_id`: `anonymousId`; `userId` and an alias's `previousId` go to the writer, which ties them to profiles.
+- `occurred_at`: `timestamp` (else `originalTimestamp`) corrected for the client's clock skew
+  (`receivedAt - sentAt`) when `sentAt` is known; without a timestamp, the time the request arrived.
+- `messageId` is the idempotency key: the same one from the same source is stored once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from engine.ids import new_id
+from engine.jsonio import dumps
+from engine.server.refusals import Refusal
+from engine.store import EventIn
+
+TYPES = ("track", "identify", "page", "screen", "group", "alias")
+MAX_MESSAGE = 32 * 1024  # bytes of one message, as Segment's API and SDKs count them
+MAX_ID = 255  # characters of userId, anonymousId, previousId, groupId, messageId
+_PAYLOAD = {"track": "properties", "page": "properties", "screen": "properties", "identify": "traits",
+            "group": "traits", "alias": None}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_LOWEST, _HIGHEST = -62135596800 * 10**6, 253402300799 * 10**6  # 0001-01-01 and 9999-12-31T23:59:59 UTC
+
+
+def to_event(message: dict, kind: str, source_id: str, received_us: int, request_context: dict,
+             batch: dict | None = None) -> EventIn:
+    """The event for one message of type `kind`; `batch` is the batch body around it (its `sentAt`, and the
+    `context` and `integrations` that apply to every message of the batch). Refusal(400) when it is invalid."""
+    message = {k: v for k, v in message.items() if k != "writeKey"}
+    message["type"] = kind
+    if batch:
+        for shared in ("context", "integrations"):
+            if isinstance(batch.get(shared), dict):
+                own = message.get(shared)
+                message[shared] = {**batch[shared], **own} if isinstance(own, dict) else batch[shared]
+        if "sentAt" not in message and batch.get("sentAt") is not None:
+            message["sentAt"] = batch["sentAt"]
+    for name in ("context", "integrations"):
+        if message.get(name) is not None and not isinstance(message[name], dict):
+            raise Refusal(400, f"invalid_{name}", f"`{name}` must be an object")
+
+    user_id, anonymous_id = _id(message, "userId"), _id(message, "anonymousId")
+    previous_id = None
+    if kind == "alias":
+        previous_id = _id(message, "previousId")
+        if user_id is None or previous_id is None:
+            missing = "userId" if user_id is None else "previousId"
+            raise Refusal(400, f"missing_{'user_id' if user_id is None else 'previous_id'}",
+                          f"an alias needs `{missing}` (it joins previousId to userId)")
+    elif user_id is None and anonymous_id is None:
+        raise Refusal(400, "missing_id", "every message needs `userId` or `anonymousId`")
+    if kind == "group" and _id(message, "groupId") is None:
+        raise Refusal(400, "missing_group_id", "a group call needs `groupId`")
+    event_type = kind
+    if kind == "track":
+        event_type = message.get("event")
+        if not isinstance(event_type, str) or not event_type.strip():
+            raise Refusal(400, "missing_event", "a track call needs `event`, the event's name (a non-empty string)")
+    message_id = _id(message, "messageId")
+
+    payload_key = _PAYLOAD[kind]
+    payload = message.pop(payload_key, None) if payload_key else {}
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise Refusal(400, f"invalid_{payload_key}", f"`{payload_key}` must be an object")
+
+    return EventIn(
+        event_id=new_id(),
+        source_id=source_id,
+        event_type=event_type,
+        occurred_us=occurred_us(message, received_us),
+        received_us=received_us,
+        session_id=anonymous_id,
+        properties=dumps(payload),
+        context=dumps({**request_context, "message": message}),
+        idempotency_key=message_id,
+        user_id=user_id,
+        previous_id=previous_id,
+    )
+
+
+def occurred_us(message: dict, received_us: int) -> int:
+    """`timestamp` (else `originalTimestamp`) + (receivedAt - sentAt) when sentAt is known; else receivedAt."""
+    field = "timestamp" if message.get("timestamp") is not None else "originalTimestamp"
+    at, sent = _time(message, field), _time(message, "sentAt")
+    if at is None:
+        return received_us
+    if sent is not None:
+        at += received_us - sent
+    if not _LOWEST <= at <= _HIGHEST:
+        raise Refusal(400, "invalid_timestamp", f"`{field}` corrected by the clock skew that `sentAt` shows is "
+                      "not a date between the years 1 and 9999")
+    return at
+
+
+def _time(message: dict, field: str) -> int | None:
+    value = message.get(field)
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise Refusal(400, "invalid_timestamp",
+                      f"`{field}` is not an ISO 8601 date-time like 2026-04-01T12:00:00.000Z") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return (at - _EPOCH) // _US
+
+
+def _id(message: dict, field: str) -> str | None:
+    """An id as a string (numbers are taken as Segment takes them); None when absent or empty."""
+    value = message.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise Refusal(400, "invalid_id", f"`{field}` must be a string or a number")
+    value = str(value)
+    if len(value) > MAX_ID:
+        raise Refusal(400, "invalid_id", f"`{field}` must be at most {MAX_ID} characters")
+    return value
