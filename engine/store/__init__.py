@@ -8,8 +8,9 @@ from engine.store.database import (
     StoreVersionError,
     open_store,
 )
+from engine.store.items import EventIn, RejectionIn, StoreBehind, Stored, StoreUnavailable
 from engine.store.spool import spool_dir
-from engine.store.writer import EventIn, RejectionIn, StoreBehind, Stored, StoreUnavailable, StoreWriter
+from engine.store.writer import StoreWriter
 
 __all__ = [
     "LATEST_VERSION",

@@ -24,7 +24,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,60 +43,13 @@ from engine.store.ingest import (
     lookup_sessions,
     lookup_users,
 )
+from engine.store.items import EventIn, RejectionIn, StoreBehind, Stored, StoreUnavailable
 from engine.store.spool import Spool, SpoolError
 
 log = logging.getLogger("inlet.store")
 
 REPLAY_ROWS = 20_000  # rows per transaction when replaying the spool at start-up
 INGEST_WINDOW = 0.05  # seconds the ingest thread lets records gather: at most ~20 DuckDB commits a second
-
-
-@dataclass(slots=True)
-class EventIn:
-    """An event ready to store: built and validated by the caller, profile resolved here."""
-
-    event_id: str
-    source_id: str
-    event_type: str
-    occurred_us: int
-    received_us: int
-    session_id: str | None
-    properties: str  # JSON text
-    context: str  # JSON text
-    idempotency_key: str | None = None
-    user_id: str | None = None  # a tracking SDK's userId: ties the event (and its new session) to the user's profile
-    previous_id: str | None = None  # an alias's previousId: the user id (or session id) the user went by before
-
-
-@dataclass(slots=True, frozen=True)
-class Stored:
-    event_id: str
-    source_id: str
-    event_type: str
-    profile_id: str | None
-    session_id: str | None
-    replayed: bool = False  # True when an idempotency key matched an event stored before
-
-
-@dataclass(slots=True)
-class RejectionIn:
-    source_id: str | None
-    received_us: int
-    method: str
-    path: str
-    status: int
-    reason: str
-    size: int
-    excerpt: str
-    context: str  # JSON text
-
-
-class StoreUnavailable(Exception):
-    """The batch could not be made durable (disk full, I/O error): a 503, nothing is acknowledged."""
-
-
-class StoreBehind(Exception):
-    """The store has not taken in everything acknowledged within the time asked (it keeps trying)."""
 
 
 class _Job:
