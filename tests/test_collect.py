@@ -295,6 +295,8 @@ def test_status_endpoint_counts_per_source(server, http):
     post = paths["/collect/{event_type}/{source_id}"]["post"]
     assert {"200", "400", "401", "413", "415", "503"} <= set(post["responses"])
     assert "/status" in paths and "/healthz" in paths
+    assert {"/webhooks/{source_id}", "/v1/track", "/v1/batch", "/v1/t", "/v1/b"} <= set(paths)
+    assert {"200", "401"} <= set(paths["/webhooks/{source_id}"]["post"]["responses"])
 
 
 def test_a_sender_that_leaves_mid_body_stores_nothing_and_is_no_server_error(server, http, caplog):

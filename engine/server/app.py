@@ -20,7 +20,7 @@ from engine.scheduler import Scheduler
 from engine.server.collect import collect_endpoint
 from engine.server.control import ControlServer, socket_path
 from engine.server.links import pixel_endpoint, redirect_endpoint, unknown_link_endpoint
-from engine.server.openapi import collect_paths, link_paths
+from engine.server.openapi import collect_paths, link_paths, tracking_paths, webhook_paths
 from engine.server.pages import add_status_page
 from engine.server.refusals import error_response
 from engine.server.state import InletState
@@ -87,7 +87,8 @@ def create_app(state: InletState) -> FastAPI:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes)
-            schema["paths"] = {**collect_paths(), **link_paths(), **schema["paths"]}
+            schema["paths"] = {**collect_paths(), **link_paths(), **tracking_paths(), **webhook_paths(),
+                               **schema["paths"]}
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -106,3 +106,40 @@ def link_paths() -> dict:
         "/pixel/{event_type}/{source_id}/{session_id}": _get("The open pixel", open_text, [event, source, session],
                                                              gif),
     }
+
+
+def _post(tag: str, summary: str, description: str, params: list[dict], responses: dict, body: dict) -> dict:
+    return {"post": {"tags": [tag], "summary": summary, "description": description, "parameters": params,
+                     "requestBody": {"required": True, "content": body},
+                     "responses": {code: {"description": text, **({"content": {"application/json": {
+                         "schema": _ERROR}}} if code >= "400" else {})} for code, text in responses.items()}}}
+
+
+def webhook_paths() -> dict:
+    source = _param("source_id", "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                    "a configured stripe, shopify or hubspot source with `webhook_secret`")
+    text = ("A vendor's signed delivery (Stripe-Signature, X-Shopify-Hmac-Sha256 or X-HubSpot-Signature-v3, checked "
+            "on the raw body first), applied to `records` and `events` as a pull would, before the answer.")
+    return {"/webhooks/{source_id}": _post(
+        "webhooks", "A cloud app's signed webhook", text, [source],
+        {"200": "applied: `{received, objects, changed}`", "400": "not the vendor's delivery shape",
+         "401": "missing, wrong or stale signature; no webhook_secret; unknown, disabled or push source",
+         "413": "bigger than any delivery", "503": "reading the object back from the vendor failed: deliver again"},
+        {"application/json": {"schema": {}}})}
+
+
+def tracking_paths() -> dict:
+    calls = {"track": "t", "identify": "i", "page": "p", "screen": "s", "group": "g", "alias": "a", "batch": "b"}
+    text = ("Segment-compatible: the write key as the Basic user name (or `writeKey` in the body); JSON as "
+            "application/json or text/plain, gzip allowed. Answered once every message is durable.")
+    responses = {"200": "stored: `{success: true}` (a batch lists the messages it refused)",
+                 "400": "a message that breaks the spec (ids, fields, 32 KB)", "401": "missing or unknown write key",
+                 "413": "a body over 500 KB", "415": "neither JSON nor text/plain",
+                 "503": "the messages could not be made durable"}
+    body = {"application/json": {"schema": {"type": "object"}}, "text/plain": {"schema": {"type": "string"}}}
+    paths = {}
+    for call, short in calls.items():
+        op = _post("tracking", f"Tracking API: {call}", text, [], responses, body)
+        paths[f"/v1/{call}"] = op
+        paths[f"/v1/{short}"] = op
+    return paths
