@@ -97,7 +97,7 @@ def test_stopping_mid_run_commits_and_the_restart_catches_up_from_the_cursor(tmp
         assert cursor is not None
 
         server = serve_process(config)  # the run was missed: caught up at once, from the cursor
-        wait_for(lambda: _succeeded(server), timeout=90)
+        wait_for(lambda: _succeeded_source(server, "billing"), timeout=90)
         assert server.stop() == 0
     assert store(config, "SELECT count(DISTINCT run_id) FROM sync_runs") == [(2,)]  # one job, not two
     mine = store(config, "SELECT external_id, data::VARCHAR FROM records ORDER BY 1")
@@ -109,11 +109,6 @@ def test_stopping_mid_run_commits_and_the_restart_catches_up_from_the_cursor(tmp
 def _records(server) -> int:
     rows = httpx.get(f"{server.url}/status", timeout=10).json()["sources"]
     return rows[0]["records"]
-
-
-def _succeeded(server) -> bool:
-    rows = httpx.get(f"{server.url}/status", timeout=10).json()["sources"]
-    return rows[0]["last_sync"] == "succeeded"
 
 
 def test_reload_applies_source_changes_while_collect_requests_keep_flowing(tmp_path, serve_process):

@@ -36,6 +36,7 @@ from engine.sync.model import Page, RecordIn
 LIST_PAGE = 100  # the list endpoints' maximum
 SEARCH_PAGE = 200  # the search endpoints' maximum
 URL_BUDGET = 8_000  # bytes of URL a list request may take; above it the properties go in batch/read bodies
+NAMES_FOR = 600.0  # seconds a property list is trusted (a sync outlives it rarely; the webhooks' stream often)
 LOOKBACK_MS = 60_000  # search is eventually consistent: each window starts this far before the last one ended
 _LIST_EXTRA = len("?limit=100&archived=false&properties=&after=") + 64  # the rest of a list URL, generously
 
@@ -47,6 +48,7 @@ class HubSpotStream:
         self.name, self.object_type = obj.name, obj.object_type
         self._now = now
         self._names: list[str] | None = None
+        self._names_read = 0.0  # monotonic time the names were read: a long-lived stream reads them again
 
     def _now_ms(self) -> int:
         return int(self._now() * 1000)
@@ -71,7 +73,7 @@ class HubSpotStream:
     # -- all properties --------------------------------------------------------------------------------------
     async def _property_names(self) -> tuple[list[str], int]:
         """The object's property names, and the requests it took (0 once known)."""
-        if self._names is not None:
+        if self._names is not None and time.monotonic() - self._names_read < NAMES_FOR:
             return self._names, 0
         body = await self.client.get_json(f"/crm/v3/properties/{self.name}", object_name=self.name)
         results = body.get("results") if isinstance(body, dict) else None
@@ -79,6 +81,7 @@ class HubSpotStream:
             raise FatalError(self.client.source_id, self.name, None, "the properties API answered without `results`")
         names = [p["name"] for p in results if isinstance(p, dict) and isinstance(p.get("name"), str)]
         self._names = list(dict.fromkeys(["hs_object_id", self.obj.modified, *names]))
+        self._names_read = time.monotonic()
         return self._names, 1
 
     def _fits_in_url(self, names: list[str]) -> bool:

@@ -25,7 +25,7 @@ from engine.server.pages import add_status_page
 from engine.server.refusals import error_response
 from engine.server.state import InletState
 from engine.server.tracking import add_tracking_routes
-from engine.server.webhooks import webhook_endpoint
+from engine.server.webhooks import close_connectors, webhook_endpoint
 from engine.store import StoreBehind
 
 log = logging.getLogger("inlet.server")
@@ -59,6 +59,7 @@ def create_app(state: InletState) -> FastAPI:
                 log.warning("syncs still running after %s s; they end with the process and resume next time",
                             SYNC_STOP_SECONDS)
             scheduler.shutdown()
+            await close_connectors(state)
             for task in tasks:
                 task.cancel()
             await control.stop()

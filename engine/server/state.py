@@ -32,6 +32,7 @@ class InletState:
     config_path: Path | None = None  # where `reload` reads the config again
     syncs: SyncService = field(init=False)
     scheduler: object | None = field(default=None, init=False)  # engine.scheduler.Scheduler, once started
+    webhook_connectors: dict = field(default_factory=dict, init=False)  # source id -> (its config, connector)
 
     def __post_init__(self) -> None:
         self.syncs = SyncService(self.config, self.writer)

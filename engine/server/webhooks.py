@@ -47,7 +47,7 @@ async def webhook_endpoint(request: Request) -> Response:
         return Response(status_code=400)
     except Refusal as refusal:
         return await refuse(state.writer, request, refusal, source_id, body)
-    connector = build_connector(source, transport=state.syncs.transport)
+    connector = await _connector(state, source)
     try:
         groups = await _records(source, connector, headers, body)
     except ValueError as exc:
@@ -56,8 +56,6 @@ async def webhook_endpoint(request: Request) -> Response:
         log.warning("webhook for %s: reading the objects back failed: %s", source_id, exc)
         return error_response(503, "vendor_unavailable", f"reading the objects back failed: {exc}",
                               {"Retry-After": "30"})
-    finally:
-        await connector.aclose()
     streams = {s.name: s.object_type for s in connector.streams()}
     changed = 0
     delivery = new_id()
@@ -69,6 +67,26 @@ async def webhook_endpoint(request: Request) -> Response:
             changed += counts.changed
     return Response(orjson.dumps({"received": True, "objects": sum(len(r) for r in groups.values()),
                                   "changed": changed}), media_type="application/json")
+
+
+async def _connector(state: InletState, source: PullSource):
+    """One connector per source for all its deliveries: its limiter paces a burst of read-backs, and HubSpot's
+    property list is read once (then every few minutes), not per delivery. A changed source gets a new one."""
+    cached = state.webhook_connectors.get(source.id)
+    if cached is not None and cached[0] == source:
+        return cached[1]
+    connector = build_connector(source, transport=state.syncs.transport)
+    state.webhook_connectors[source.id] = (source, connector)
+    if cached is not None:
+        await cached[1].aclose()
+    return connector
+
+
+async def close_connectors(state: InletState) -> None:
+    """At shutdown: end the webhook connectors' clients."""
+    for _, connector in state.webhook_connectors.values():
+        await connector.aclose()
+    state.webhook_connectors.clear()
 
 
 def _source(state: InletState, source_id: str) -> PullSource:
