@@ -216,6 +216,80 @@ def demo(directory: Path) -> None:
     sys.exit(run_demo(directory, echo=click.echo, table=table))
 
 
+@cli.group()
+def mappings() -> None:
+    """See and apply what a source's mapping does to its stored records."""
+
+
+def _mappings_request(ctx: click.Context, request: dict):
+    from engine.profiles.command import run
+    from engine.profiles.preview import MappingsRefused
+
+    config = _config(ctx.parent)
+    try:
+        return run(config, request)
+    except (MappingsRefused, StoreError) as exc:
+        _fail(str(exc))
+
+
+@mappings.command("preview")
+@click.argument("source_id")
+@click.option("--object", "object_name", metavar="NAME", required=True,
+              help="The object to preview (plural API name: contacts, customers).")
+@click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="How many records (the most recently changed).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def mappings_preview(ctx: click.Context, source_id: str, object_name: str, limit: int, fmt: str) -> None:
+    """Show, for stored records, the identities, attributes and write-backs their mapping gives; changes nothing."""
+    import orjson
+
+    items = _mappings_request(ctx, {"source_id": source_id, "object": object_name, "limit": limit})
+    if fmt == "json":
+        click.echo(orjson.dumps(items, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not items:
+        click.echo(f"no stored {object_name} for {source_id} yet: run `inlet sync {source_id}` first")
+    for item in items:
+        click.echo(_preview_text(source_id, item))
+    click.echo("(a preview: nothing was changed)")
+
+
+def _preview_text(source_id: str, item: dict) -> str:
+    import orjson
+
+    def show(value) -> str:
+        return orjson.dumps(value).decode()
+
+    profile = item["profile_id"] or "none (no identity)"
+    lines = [f"{source_id} {item['external_id']} -> profile {profile}{' (new)' if item['new_profile'] else ''}"
+             + (f", merging {item['merges']} profile(s)" if item["merges"] else "")]
+    lines.append("  identities: " + (", ".join(f"{k}={v}" for k, v in item["identities"]) or "none"))
+    lines.append("  attributes: " + (", ".join(f"{k}={show(v)}" for k, v in item["attributes"].items()) or "none"))
+    changes = item["profile_changes"]
+    lines.append("  profile changes: " + (", ".join(f"{k}={show(v)}" for k, v in changes.items()) or "none"))
+    for wb in item["writebacks"]:
+        where = f"{wb['source_id']} {wb['object_type']} {wb['external_id']}"
+        lines.append(f"  write-back to {where}: {show(wb['changes'])}")
+    if not item["writebacks"]:
+        lines.append("  write-backs: none")
+    for error in item["errors"]:
+        lines.append(f"  error: {error}")
+    return "\n".join(lines)
+
+
+@mappings.command("apply")
+@click.argument("source_id")
+@click.option("--object", "object_name", metavar="NAME", required=True,
+              help="The object to map (plural API name: contacts, customers).")
+@click.pass_context
+def mappings_apply(ctx: click.Context, source_id: str, object_name: str) -> None:
+    """Map every stored record of the object now (records stored before the mapping existed, or after it changed)."""
+    totals = _mappings_request(ctx, {"source_id": source_id, "object": object_name, "apply": True})
+    click.echo(f"mapped {totals['records']} {object_name} of {source_id}: {totals['attributes_changed']} attribute "
+               f"changes, {totals['merges']} merges, {totals['writebacks']} write-backs queued")
+
+
 def _rate_limit(value: str) -> bool | int:
     if value in ("on", "off"):
         return value == "on"

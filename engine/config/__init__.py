@@ -21,6 +21,7 @@ from engine.config.models import (
     StripeSource,
     TrackingSource,
     WebhookSource,
+    WritebackConfig,
     public_settings,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "StripeSource",
     "TrackingSource",
     "WebhookSource",
+    "WritebackConfig",
     "load_config",
     "public_settings",
     "resolve_config_path",

@@ -95,7 +95,41 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
             problems.append(problem(p, _message(err)))
     if problems:
         raise ConfigError(sorted(problems, key=lambda pr: (pr.line or 0, pr.column or 0)))
-    return _relative_to(config, path.parent)
+    config = _relative_to(config, path.parent)
+    _load_mappings(config, path.parent, problem)
+    return config
+
+
+def _load_mappings(config: Config, base: Path, problem) -> None:
+    """Compile every source's mapping file once, now; problems in them are config problems (the mapping file's
+    own name, line and key path)."""
+    if not any(source.mapping for source in config.sources):
+        return
+    from mappings import default_mapping, load_mapping
+
+    problems: list[Problem] = []
+    for i, source in enumerate(config.sources):
+        if source.mapping is None:
+            continue
+        if source.mapping == "default":
+            file = default_mapping(source.bridge)
+            if file is None:
+                problems.append(problem(("sources", i, "mapping"), f"inlet ships no default mapping for the "
+                                                                   f"{source.bridge} bridge; name a file"))
+                continue
+        else:
+            file = Path(source.mapping)
+            file = file if file.is_absolute() else base / file
+            if not file.is_file():
+                problems.append(problem(("sources", i, "mapping"), f"no mapping file {str(file)!r} (a path "
+                                                                   "relative to the config file, or `default`)"))
+                continue
+        try:
+            config.mappings[source.id] = load_mapping(file, source.bridge)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
 
 
 def _relative_to(config: Config, base: Path) -> Config:
@@ -200,3 +234,8 @@ def _position(positions: dict, path: Path_) -> tuple[int | None, int | None]:
         if path[:n] in positions:
             return positions[path[:n]]
     return None, None
+
+
+# Public names for the other YAML files that report problems the same way (mappings/load.py).
+record_positions = _record_positions
+position = _position

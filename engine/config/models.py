@@ -77,6 +77,9 @@ class _SourceBase(_Model):
     description: str = ""
     channel: Annotated[str, Field(pattern=CHANNEL_PATTERN)]
     enabled: bool = True
+    # a mapping file (relative to the config file) or `default`, the one inlet ships for the bridge: how the
+    # source's records or events become profile identities and attributes, and what is written back
+    mapping: Annotated[str, Field(min_length=1)] | None = None
 
 
 class WebhookSource(_SourceBase):
@@ -309,15 +312,38 @@ class SchedulerConfig(_Model):
         return parse_duration(value)
 
 
+class WritebackConfig(_Model):
+    """The two-way outbox's worker: how often it looks for due write-backs, and how a write-back that failed for
+    a passing reason (5xx, 429, the network) is tried again: `backoff` doubled per attempt, up to `max_backoff`,
+    at most `max_attempts` times before it is marked failed."""
+
+    interval: timedelta = timedelta(seconds=2)
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    backoff: timedelta = timedelta(seconds=10)
+    max_backoff: timedelta = timedelta(minutes=10)
+
+    @field_validator("interval", "backoff", "max_backoff", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)
+
+
 class Config(_Model):
     _by_id: dict[str, AnySource] = PrivateAttr(default_factory=dict)
+    _mappings: dict[str, Any] = PrivateAttr(default_factory=dict)  # source id -> its compiled mapping
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    writebacks: WritebackConfig = WritebackConfig()
     sources: list[SourceConfig] = []
 
     def source(self, source_id: str) -> AnySource | None:
         return self._by_id.get(source_id)
+
+    @property
+    def mappings(self) -> dict[str, Any]:
+        """source id -> its compiled `mappings.Mapping`, loaded with the config (sources without one absent)."""
+        return self._mappings
 
     def model_post_init(self, context: Any) -> None:
         self._by_id = {s.id: s for s in self.sources}

@@ -25,7 +25,7 @@ from engine.server.pages import add_status_page
 from engine.server.refusals import error_response
 from engine.server.state import InletState
 from engine.server.tracking import add_tracking_routes
-from engine.server.webhooks import close_connectors, webhook_endpoint
+from engine.server.webhooks import webhook_endpoint
 from engine.store import StoreBehind
 
 log = logging.getLogger("inlet.server")
@@ -43,6 +43,9 @@ def create_app(state: InletState) -> FastAPI:
         tasks = []
         if state.config.store.snapshot:
             tasks.append(asyncio.create_task(_snapshots(state)))
+        await state.syncs.sender.release_unsent()
+        tasks.append(asyncio.create_task(state.syncs.sender.run_forever(state.writing_sources,
+                                                                        state.writable_connector)))
         scheduler = Scheduler(state.syncs, lambda source_id, types: _last_success(state, source_id, types))
         state.scheduler = scheduler
         await scheduler.start(state.config)
@@ -59,9 +62,10 @@ def create_app(state: InletState) -> FastAPI:
                 log.warning("syncs still running after %s s; they end with the process and resume next time",
                             SYNC_STOP_SECONDS)
             scheduler.shutdown()
-            await close_connectors(state)
-            for task in tasks:
+            for task in tasks:  # a write-back cut off mid-send stays `sending`; the next start sends it again
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await state.close_connectors()
             await control.stop()
             await asyncio.to_thread(state.writer.stop)
 

@@ -10,6 +10,7 @@ query through it, nobody else. The protocol is JSON lines: one request, then ans
     {"op": "sync", "source_id": "billing", "object": null, "full_refresh": false}
     {"op": "status"}                       -> {"rows": [...]}    (what `inlet status` shows, with next runs)
     {"op": "reload"}                       -> {"ok": true, "added": [...], ...} or {"error": ..., "problems": [...]}
+    {"op": "mappings", "source_id": "crm", "object": "contacts", "limit": 5, "apply": false} -> {"result": ...}
                                            -> {"progress": {...}}..., {"result": {...}} (or {"skipped": "..."})
 Any step may answer {"error": "..."} instead, and that ends the answer.
 """
@@ -121,6 +122,8 @@ class ControlServer:
                 await _send(writer, {"rows": await self.state.status()})
             elif op == "reload":
                 await self._reload(writer)
+            elif op == "mappings":
+                await self._mappings(writer, request)
             else:
                 await _send(writer, {"error": f"unknown control operation {op!r}"})
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -182,6 +185,20 @@ class ControlServer:
         else:
             await _send(writer, {"result": result_dict(result)})
 
+
+    async def _mappings(self, writer: asyncio.StreamWriter, request: dict) -> None:
+        """`inlet mappings preview|apply`, as a job of the store writer (a preview's is rolled back)."""
+        from engine.profiles.command import RolledBack, job
+        from engine.profiles.preview import MappingsRefused
+
+        try:
+            result = await self.state.writer.run(job(self.state.config, request))
+        except RolledBack as done:
+            result = done.result
+        except MappingsRefused as exc:
+            await _send(writer, {"error": str(exc)})
+            return
+        await _send(writer, {"result": result})
 
     async def _reload(self, writer: asyncio.StreamWriter) -> None:
         if self.role != "serve":

@@ -60,8 +60,9 @@ def build_state(config: Config, config_path: Path | None = None) -> InletState:
             time.sleep(0.2)
     mirror_sources(con, config)
     writer = StoreWriter(con, spool_dir(config.store.path))
+    state = InletState(config=config, con=con, writer=writer, config_path=config_path)
     writer.recover()  # events acknowledged before a crash, still in the spool, go in before anything else
-    return InletState(config=config, con=con, writer=writer, config_path=config_path)
+    return state
 
 
 def tune_gc() -> None:

@@ -12,14 +12,17 @@ from pathlib import Path
 
 import duckdb
 
-from engine.config import Config, load_config
+from engine.config import Config, PullSource, load_config
 from engine.output import jsonable_rows
+from engine.profiles import Registry
+from engine.profiles.push import map_events
 from engine.status import status_rows
 from engine.store import StoreWriter
 from engine.store.reader import run_query
 from engine.store.snapshot import write_snapshot
 from engine.store.sources import mirror_sources
-from engine.sync.service import SyncService
+from engine.sync.apply import now_us
+from engine.sync.service import SyncService, build_connector
 
 log = logging.getLogger("inlet.server")
 
@@ -32,10 +35,49 @@ class InletState:
     config_path: Path | None = None  # where `reload` reads the config again
     syncs: SyncService = field(init=False)
     scheduler: object | None = field(default=None, init=False)  # engine.scheduler.Scheduler, once started
-    webhook_connectors: dict = field(default_factory=dict, init=False)  # source id -> (its config, connector)
+    connectors: dict = field(default_factory=dict, init=False)  # source id -> (its config, connector)
 
     def __post_init__(self) -> None:
         self.syncs = SyncService(self.config, self.writer)
+        self._map_events_with(self.config)
+
+    def _map_events_with(self, config: Config) -> None:
+        """Pushed events map through the mappings of `config` (None when no push source has one)."""
+        registry = Registry.of(config)
+        if any(m.events for m in registry.mappings.values()):
+            self.writer.on_events = lambda con, rows: map_events(registry, con, rows, now_us())
+        else:
+            self.writer.on_events = None
+
+    async def connector(self, source: PullSource):
+        """One long-lived connector per source for webhook read-backs and write-backs (syncs build their own):
+        its limiter paces a burst of requests, and HubSpot's property list is read once (then every few
+        minutes), not per delivery. A source whose settings changed gets a new one."""
+        cached = self.connectors.get(source.id)
+        if cached is not None and cached[0] == source:
+            return cached[1]
+        connector = build_connector(source, transport=self.syncs.transport)
+        self.connectors[source.id] = (source, connector)
+        if cached is not None:
+            await cached[1].aclose()
+        return connector
+
+    def writing_sources(self) -> list[str]:
+        """Enabled cloud-app sources whose mapping writes attributes back."""
+        return [s for s in Registry.of(self.config).writing_sources()
+                if isinstance(self.config.source(s), PullSource) and self.config.source(s).enabled]
+
+    async def writable_connector(self, source_id: str):
+        source = self.config.source(source_id)
+        if not isinstance(source, PullSource) or not source.enabled:
+            return None
+        return await self.connector(source)
+
+    async def close_connectors(self) -> None:
+        """At shutdown: end the long-lived connectors' clients."""
+        for _, connector in self.connectors.values():
+            await connector.aclose()
+        self.connectors.clear()
 
     async def snapshot(self, target: Path) -> Path:
         """A consistent copy holding everything acknowledged so far, made while ingestion goes on."""
@@ -73,6 +115,8 @@ class InletState:
         changed = sorted(s.id for s in new.sources if s.id in before and s != self.config.source(s.id))
         self.config = new
         self.syncs.config = new
+        self.syncs.sender.settings = new.writebacks
+        self._map_events_with(new)
         await self.writer.run(lambda con: mirror_sources(con, new, own_transaction=False))
         jobs = await self.scheduler.apply(new) if self.scheduler is not None else {}
         summary = {"ok": True, "sources": len(new.sources), "added": sorted(after - before),

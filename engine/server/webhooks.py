@@ -23,12 +23,12 @@ from connectors.kit import ConnectorError
 from connectors.kit.signatures import SignatureRejected, verify_hubspot, verify_shopify, verify_stripe
 from engine.config import HubSpotSource, PullSource, ShopifySource, StripeSource
 from engine.ids import new_id
+from engine.profiles import Registry
 from engine.server.inbound import decode_headers
 from engine.server.refusals import Refusal, error_response, refuse
 from engine.server.state import InletState
 from engine.sync.apply import Target, apply_pages
 from engine.sync.model import Page
-from engine.sync.service import build_connector
 
 log = logging.getLogger("inlet.webhooks")
 MAX_DELIVERY_BYTES = 4 << 20  # vendors' deliveries are far smaller; anything bigger is not one
@@ -47,7 +47,7 @@ async def webhook_endpoint(request: Request) -> Response:
         return Response(status_code=400)
     except Refusal as refusal:
         return await refuse(state.writer, request, refusal, source_id, body)
-    connector = await _connector(state, source)
+    connector = await state.connector(source)
     try:
         groups = await _records(source, connector, headers, body)
     except ValueError as exc:
@@ -62,31 +62,12 @@ async def webhook_endpoint(request: Request) -> Response:
     for name, records in groups.items():
         if records:
             page = Page(records, None, push=True, mode="webhook")
-            counts = await state.writer.run(partial(apply_pages, target=Target(source_id, streams[name], delivery),
+            counts = await state.writer.run(partial(apply_pages, target=Target(source_id, streams[name], delivery,
+                                                                         Registry.of(state.config)),
                                                     pages=[page]))
             changed += counts.changed
     return Response(orjson.dumps({"received": True, "objects": sum(len(r) for r in groups.values()),
                                   "changed": changed}), media_type="application/json")
-
-
-async def _connector(state: InletState, source: PullSource):
-    """One connector per source for all its deliveries: its limiter paces a burst of read-backs, and HubSpot's
-    property list is read once (then every few minutes), not per delivery. A changed source gets a new one."""
-    cached = state.webhook_connectors.get(source.id)
-    if cached is not None and cached[0] == source:
-        return cached[1]
-    connector = build_connector(source, transport=state.syncs.transport)
-    state.webhook_connectors[source.id] = (source, connector)
-    if cached is not None:
-        await cached[1].aclose()
-    return connector
-
-
-async def close_connectors(state: InletState) -> None:
-    """At shutdown: end the webhook connectors' clients."""
-    for _, connector in state.webhook_connectors.values():
-        await connector.aclose()
-    state.webhook_connectors.clear()
 
 
 def _source(state: InletState, source_id: str) -> PullSource:

@@ -123,4 +123,76 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (kind, identity)
     );
     """,
+    # 5: profiles from mappings: attributes with their provenance, merges, the two-way outbox and what inlet and
+    # each remote record last agreed on (so inlet's own writes, read back, are recognised as echoes).
+    """
+    CREATE TABLE profile_attributes (
+        profile_id  UUID NOT NULL,
+        name        VARCHAR NOT NULL,
+        value       JSON,
+        source_id   VARCHAR NOT NULL,       -- provenance: the source whose record or event set it
+        object_type VARCHAR NOT NULL,       -- the record's object type, or the event's type
+        external_id VARCHAR,                -- the record's id; NULL when an event set it
+        observed_at TIMESTAMPTZ NOT NULL,   -- when the value was current there (the remote's modification time)
+        updated_at  TIMESTAMPTZ NOT NULL,   -- when inlet set it
+        PRIMARY KEY (profile_id, name)
+    );
+    CREATE TABLE profile_merges (
+        profile_id  UUID PRIMARY KEY,       -- a profile merged away: it keeps resolving to merged_into
+        merged_into UUID NOT NULL,          -- always a live profile (chains are flattened)
+        merged_at   TIMESTAMPTZ NOT NULL,
+        reason      VARCHAR NOT NULL        -- the identity both turned out to hold
+    );
+    CREATE TABLE field_sync (
+        source_id    VARCHAR NOT NULL,
+        object_type  VARCHAR NOT NULL,
+        external_id  VARCHAR NOT NULL,
+        path         VARCHAR NOT NULL,      -- the remote field
+        attribute    VARCHAR NOT NULL,
+        remote_value JSON,                  -- the remote value inlet last read or wrote there
+        local_value  JSON,                  -- the attribute value it stands for
+        updated_at   TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (source_id, object_type, external_id, path)
+    );
+    CREATE TABLE writebacks (
+        writeback_id     UUID PRIMARY KEY,
+        source_id        VARCHAR NOT NULL,
+        object_type      VARCHAR NOT NULL,
+        external_id      VARCHAR NOT NULL,
+        profile_id       UUID,
+        changes          JSON NOT NULL,     -- remote path -> value to write
+        attributes       JSON NOT NULL,     -- remote path -> the attribute it carries
+        status           VARCHAR NOT NULL,  -- pending, sending, sent, rejected (by the vendor), failed (retries spent)
+        attempts         INTEGER NOT NULL,
+        next_attempt_at  TIMESTAMPTZ NOT NULL,
+        last_error       VARCHAR,
+        last_http_status INTEGER,
+        created_at       TIMESTAMPTZ NOT NULL,
+        updated_at       TIMESTAMPTZ NOT NULL,
+        finished_at      TIMESTAMPTZ
+    );
+    CREATE TABLE writeback_attempts (
+        writeback_id UUID NOT NULL,
+        attempt      INTEGER NOT NULL,
+        attempted_at TIMESTAMPTZ NOT NULL,
+        outcome      VARCHAR NOT NULL,      -- sent, retry, rejected
+        http_status  INTEGER,
+        error        VARCHAR,
+        changes      JSON NOT NULL
+    );
+    CREATE TABLE mapping_errors (
+        noted_at    TIMESTAMPTZ NOT NULL,
+        source_id   VARCHAR NOT NULL,
+        object_type VARCHAR NOT NULL,
+        external_id VARCHAR,
+        attribute   VARCHAR,
+        error       VARCHAR NOT NULL
+    );
+    CREATE VIEW profile_events AS       -- events under the profile they belong to now (merged ids resolved)
+        SELECT coalesce(m.merged_into, e.profile_id) AS profile_id, e.profile_id AS stored_profile_id,
+               e.event_id, e.source_id, e.event_type, e.occurred_at, e.received_at, e.session_id, e.properties,
+               e.context
+        FROM events e LEFT JOIN profile_merges m ON m.profile_id = e.profile_id
+        WHERE e.profile_id IS NOT NULL;
+    """,
 )

@@ -84,6 +84,9 @@ class StoreWriter:
         self.last_error: str | None = None
         self.set_aside = 0  # records the store refused, kept in quarantine.jsonl
         self.flush_timeout = 10.0  # seconds a reader waits for the store to catch up before it is told
+        # called in each ingest transaction with the event rows it stores (the profile mappings of push sources)
+        self.on_events: Callable[[duckdb.DuckDBPyConnection, list[list]], object] | None = None
+        self.mapping_failures = 0  # ingest transactions whose events were stored without their mapping
 
     # -- the async front ------------------------------------------------------------------------------
     def recover(self) -> int:
@@ -339,11 +342,21 @@ class StoreWriter:
         self.set_aside += len(refused)
         self._commit(Batch.of(seq, kept))
 
-    def _commit(self, batch: Batch) -> None:
+    def _commit(self, batch: Batch, *, mapped: bool = True) -> None:
         con = self._con
         con.execute("BEGIN")
         try:
             ingest(con, batch)
+            if mapped and self.on_events is not None and batch.rows["events"]:
+                try:
+                    self.on_events(con, batch.rows["events"])
+                except Exception as exc:  # the events are acknowledged: store them, say what was not mapped
+                    _rollback(con)
+                    self.mapping_failures += 1
+                    log.exception("mapping %d events failed; they are stored without it", len(batch.rows["events"]))
+                    self._commit(batch, mapped=False)
+                    self._note_unmapped(batch, exc)
+                    return
             con.execute("COMMIT")
         except BaseException:
             _rollback(con)
@@ -351,6 +364,15 @@ class StoreWriter:
         self.transactions += 1
         self.ingested_seq = batch.seq
         self._spool.release(batch.seq)
+
+    def _note_unmapped(self, batch: Batch, exc: Exception) -> None:
+        try:
+            self._con.executemany(
+                "INSERT INTO mapping_errors VALUES (now(), ?, ?, NULL, NULL, ?)",
+                [[row[1], row[2], f"event {row[0]} stored without its mapping: {type(exc).__name__}: {exc}"]
+                 for row in batch.rows["events"][:100]])
+        except duckdb.Error:
+            log.exception("could not record the mapping failure")
 
     def _run_job(self, job: _Job, fut) -> None:
         con = self._con

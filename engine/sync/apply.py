@@ -23,6 +23,7 @@ import orjson
 import pyarrow as pa
 
 from engine.ids import new_id
+from engine.profiles import Observation, Registry, apply_observations, record_profiles
 from engine.sync.model import Page
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -64,6 +65,7 @@ class Target:
     source_id: str
     object_type: str
     run_id: str
+    profiles: Registry | None = None  # the sources' mappings: changes map to profiles in the same transaction
 
 
 def apply_pages(con: duckdb.DuckDBPyConnection, target: Target, pages: list[Page]) -> Counts:
@@ -167,7 +169,8 @@ _UPSERT = """
 
 _EVENTS = """
     INSERT INTO events
-    SELECT event_id::UUID, $source, $type || '.' || change, updated_at, make_timestamp($now)::TIMESTAMPTZ, NULL, NULL,
+    SELECT event_id::UUID, $source, $type || '.' || change, updated_at, make_timestamp($now)::TIMESTAMPTZ,
+           profile_id::UUID, NULL,
            data, json_object('sync_run_id', $run::VARCHAR, 'object_type', $type, 'external_id', external_id,
                              'vendor_event_id', vendor_event_id)
     FROM changes
@@ -202,6 +205,7 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
         changes = _with_event_ids(con.sql(_CHANGES_ONCE if once else _CHANGES, params=keys).to_arrow_table())
     if not changes.num_rows:
         return counts
+    changes = _with_profiles(con, target, changes, now)
     with _registered(con, "changes", changes):
         con.execute(_UPSERT, {**keys, "now": now})
         con.execute(_EVENTS, {**keys, "now": now, "run": target.run_id})
@@ -243,6 +247,30 @@ def _with_event_ids(changes: pa.Table) -> pa.Table:
     return changes.append_column("event_id", pa.array([new_id() for _ in range(changes.num_rows)], pa.string()))
 
 
+def _with_profiles(con: duckdb.DuckDBPyConnection, target: Target, changes: pa.Table, now: int) -> pa.Table:
+    """`changes` with each change's profile (its event's `profile_id`): the record's mapping resolves it,
+    takes in its attributes and queues write-backs, in this transaction. Deletes keep the profile they had."""
+    rules = target.profiles.object_rules(target.source_id, target.object_type) if target.profiles else None
+    profiles: list[str | None] = [None] * changes.num_rows
+    if rules is not None:
+        ids = changes.column("external_id").to_pylist()
+        deleted = changes.column("deleted").to_pylist()
+        datas = changes.column("data").to_pylist()
+        times = changes.column("updated_at").cast(pa.int64()).to_pylist()
+        live = [i for i in range(changes.num_rows) if not deleted[i]]
+        observations = [Observation(target.source_id, target.object_type, ids[i], orjson.loads(datas[i]), rules,
+                                    times[i]) for i in live]
+        outcome = apply_observations(con, target.profiles, observations, now)
+        for i, profile in zip(live, outcome.profiles, strict=True):
+            profiles[i] = profile
+        gone = [i for i in range(changes.num_rows) if deleted[i]]
+        if gone:
+            known = record_profiles(con, target.source_id, target.object_type, [ids[i] for i in gone])
+            for i in gone:
+                profiles[i] = known.get(ids[i])
+    return changes.append_column("profile_id", pa.array(profiles, pa.string()))
+
+
 def _complete_scan(con: duckdb.DuckDBPyConnection, target: Target, scan_id: str | None, now: int,
                    scope: tuple[str, str] | None = None) -> int:
     """Mark deleted what the complete read `scan_id` did not meet (within `scope`); returns how many."""
@@ -253,6 +281,7 @@ def _complete_scan(con: duckdb.DuckDBPyConnection, target: Target, scan_id: str 
     missing = _with_event_ids(
         con.sql(_MISSING, params={**keys, "now": now, "started": scan_started_us(scan_id), "scope_key": scope_key,
                                   "scope_min": scope_min}).to_arrow_table())
+    missing = _with_profiles(con, target, missing, now)
     if missing.num_rows:
         with _registered(con, "changes", missing):
             con.execute(_UPSERT, {"source": target.source_id, "type": target.object_type, "now": now})

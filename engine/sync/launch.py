@@ -48,6 +48,7 @@ async def _here(config: Config, request: dict, on_progress: OnProgress) -> dict[
     state = build_state(config)
     try:
         state.writer.start(asyncio.get_running_loop())
+        await state.syncs.sender.release_unsent()
         control = ControlServer(state, socket_path(config.store.path), role="sync")
         await control.start()
         try:

@@ -22,6 +22,7 @@ from orjson import OPT_SORT_KEYS, dumps
 
 from connectors.kit import ConnectorError, CredentialsRefused, DailyLimitReached, TransientError
 from engine.ids import new_id
+from engine.profiles import Registry
 from engine.sync.apply import Counts, Target, apply_pages, load_cursor, now_us
 from engine.sync.model import Connector, Page, Stream
 
@@ -62,6 +63,7 @@ class SyncResult:
     run_id: str
     streams: list[StreamResult] = field(default_factory=list)
     http: dict[str, int] = field(default_factory=dict)  # requests sent, 429s received
+    writebacks: dict[str, int] | None = None  # the source's write-backs sent after the pull, by outcome
 
     @property
     def ok(self) -> bool:
@@ -73,7 +75,7 @@ _END = object()
 
 async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, objects: list[str] | None = None,
                    full_refresh: bool = False, progress: Progress | None = None,
-                   stop: asyncio.Event | None = None) -> SyncResult:
+                   stop: asyncio.Event | None = None, profiles: Registry | None = None) -> SyncResult:
     """Pull `objects` (plural names; default all the connector's streams) of one source. `run_job(fn)` runs
     `fn(con)` in a store transaction (the store writer's `run`). Never raises for a stream's failure: it is in
     the result and in `sync_runs`; stops early when the credentials are refused, the daily quota is spent, or
@@ -85,7 +87,7 @@ async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, obj
             break
         outcome = StreamResult(stream.name, stream.object_type)
         result.streams.append(outcome)
-        await _run_stream(source_id, result.run_id, stream, run_job, outcome, full_refresh, progress, stop)
+        await _run_stream(source_id, result.run_id, stream, run_job, outcome, full_refresh, progress, stop, profiles)
         if outcome.refused:
             break
     result.http = connector.http_stats()
@@ -93,8 +95,9 @@ async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, obj
 
 
 async def _run_stream(source_id: str, run_id: str, stream: Stream, run_job: RunJob, outcome: StreamResult,
-                      full_refresh: bool, progress: Progress | None, stop: asyncio.Event | None) -> None:
-    target = Target(source_id, stream.object_type, run_id)
+                      full_refresh: bool, progress: Progress | None, stop: asyncio.Event | None,
+                      profiles: Registry | None = None) -> None:
+    target = Target(source_id, stream.object_type, run_id, profiles)
     started = time.monotonic()
     cursor = await run_job(lambda con: _begin(con, target))
     try:

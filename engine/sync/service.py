@@ -10,9 +10,15 @@ from typing import Any
 import httpx
 
 from engine.config import Config, HubSpotSource, PullSource, ShopifySource, StripeSource
+from engine.profiles import Registry
+from engine.profiles.sender import WritebackSender
 from engine.store import StoreWriter
 from engine.sync.model import Connector
 from engine.sync.runner import Progress, SyncResult, record_skipped, run_sync
+
+
+async def _ready(value):
+    return value
 
 
 class SyncRefused(Exception):
@@ -65,6 +71,7 @@ class SyncService:
         self.writer = writer
         self.transport = transport  # tests: an in-process sandbox instead of the network
         self._running: set[str] = set()  # sources with a sync running in this process
+        self.sender = WritebackSender(writer.run, config.writebacks)
         self._stop = asyncio.Event()
 
     def running(self, source_id: str) -> bool:
@@ -96,8 +103,12 @@ class SyncService:
         connector = build_connector(source, transport=self.transport)
         self._running.add(source_id)
         try:
-            return await run_sync(source_id, connector, self.writer.run, objects=names, full_refresh=full_refresh,
-                                  progress=progress, stop=self._stop)
+            registry = Registry.of(self.config)
+            result = await run_sync(source_id, connector, self.writer.run, objects=names, full_refresh=full_refresh,
+                                    progress=progress, stop=self._stop, profiles=registry)
+            if source_id in registry.writing_sources() and not self._stop.is_set():
+                result.writebacks = await self.sender.send_due([source_id], lambda _: _ready(connector))
+            return result
         finally:
             self._running.discard(source_id)
             await connector.aclose()
@@ -132,4 +143,4 @@ def result_dict(result: SyncResult) -> dict[str, Any]:
         item["counts"]["changed"] = s.counts.changed
         streams.append(item)
     return {"source_id": result.source_id, "run_id": result.run_id, "ok": result.ok, "streams": streams,
-            "http": result.http}
+            "http": result.http, "writebacks": result.writebacks}
