@@ -1,4 +1,22 @@
-"""The mapping language (external fields to profile attributes) and the default mapping files.
+"""The mapping language: how a source's records or events become profile identities and attributes, and which
+attributes are written back to the vendor. The language is described in mappings/README.md; the default mapping
+files for each vendor sit next to this module."""
 
-Empty until the mappings work lands; the package exists so the layout of DESIGN.md holds from day one.
-"""
+from mappings.compare import same_remote
+from mappings.errors import MappingValueError
+from mappings.load import default_mapping, load_mapping
+from mappings.rules import FieldRule, IdentityRule, Mapping, ObjectRules
+from mappings.writable import can_write, write_problem
+
+__all__ = [
+    "FieldRule",
+    "IdentityRule",
+    "Mapping",
+    "MappingValueError",
+    "ObjectRules",
+    "can_write",
+    "default_mapping",
+    "load_mapping",
+    "same_remote",
+    "write_problem",
+]

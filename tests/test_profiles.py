@@ -256,7 +256,8 @@ def test_the_outbox_coalesces_retries_with_backoff_rejects_once_and_gives_up(con
     outbox.finish(con, third, [_Outcome(first, "retry")], now + 25 * S, **settings)
     assert con.execute("SELECT status, attempts FROM writebacks WHERE writeback_id = ?::UUID",
                        [first]).fetchone() == ("failed", 3)
-    assert con.execute("SELECT count(*) FROM writeback_attempts WHERE writeback_id = ?::UUID", [first]).fetchone()[0] == 3
+    attempts = con.execute("SELECT count(*) FROM writeback_attempts WHERE writeback_id = ?::UUID", [first]).fetchone()
+    assert attempts[0] == 3
     # a rejection is final at once
     outbox.enqueue(con, {ref: {"properties.c": ("c", 3)}}, {}, now)
     other = outbox.claim(con, ["crm"], now)

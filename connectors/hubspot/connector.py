@@ -13,7 +13,8 @@ from pydantic import SecretStr
 from connectors.hubspot.objects import CRM_OBJECTS, OWNERS
 from connectors.hubspot.owners import OwnersStream
 from connectors.hubspot.stream import HubSpotStream
-from connectors.kit import BearerToken, RateLimiter, SourceClient, limits
+from connectors.hubspot.write import HubSpotWriter
+from connectors.kit import BearerToken, RateLimiter, SourceClient, WriteIn, WriteOutcome, limits
 
 BASE_URL = "https://api.hubapi.com"
 OBJECTS = (*CRM_OBJECTS, OWNERS)
@@ -52,6 +53,10 @@ class HubSpotConnector:
 
     def streams(self) -> list:
         return list(self._streams)
+
+    async def write(self, items: list[WriteIn]) -> list[WriteOutcome]:
+        """Write-back through the general client (batch/update; see connectors.hubspot.write)."""
+        return await HubSpotWriter(self.client).write(items)
 
     def http_stats(self) -> dict[str, int]:
         clients = (self.client, self.search_client)

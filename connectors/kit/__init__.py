@@ -30,6 +30,7 @@ from connectors.kit.pagination import (
 )
 from connectors.kit.retry import RetryPolicy
 from connectors.kit.statuses import STATUS_TABLE, Action, Decision, classify, parse_retry_after
+from connectors.kit.writes import WriteIn, WriteOutcome
 
 __all__ = [
     "STATUS_TABLE",
@@ -56,6 +57,8 @@ __all__ = [
     "StartingAfter",
     "TransientError",
     "WindowLimiter",
+    "WriteIn",
+    "WriteOutcome",
     "capacity_from_headers",
     "classify",
     "limits",

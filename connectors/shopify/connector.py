@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 import httpx
 from pydantic import SecretStr
 
-from connectors.kit import HeaderToken, RateLimiter, SourceClient
+from connectors.kit import HeaderToken, RateLimiter, SourceClient, WriteIn, WriteOutcome
 from connectors.shopify.bucket import CostBucket
 from connectors.shopify.graphql import ShopifyGraphQL
 from connectors.shopify.objects import OBJECTS, SCOPES
 from connectors.shopify.stream import ShopifyStream
+from connectors.shopify.write import ShopifyWriter
 
 API_VERSION = "2026-10"
 
@@ -32,6 +33,7 @@ class ShopifyConnector:
         self._scopes: set[str] | None = None
         self._streams = [ShopifyStream(self.gql, OBJECTS[name], scopes=self.scopes, now=now)
                          for name in (objects or OBJECTS)]
+        self._writer = ShopifyWriter(self.gql)
 
     async def scopes(self) -> set[str]:
         """The access scopes granted to the token (asked once)."""
@@ -43,6 +45,10 @@ class ShopifyConnector:
 
     def streams(self) -> list[ShopifyStream]:
         return list(self._streams)
+
+    async def write(self, items: list[WriteIn]) -> list[WriteOutcome]:
+        """Write-back: one customerUpdate per customer, paced by the cost bucket (see connectors.shopify.write)."""
+        return await self._writer.write(items)
 
     def http_stats(self) -> dict[str, int]:
         return {"requests": self.client.requests, "rate_limited": self.client.rate_limited,

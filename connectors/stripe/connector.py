@@ -9,9 +9,10 @@ from collections.abc import Callable, Sequence
 import httpx
 from pydantic import SecretStr
 
-from connectors.kit import BearerToken, RateLimiter, SourceClient, limits
+from connectors.kit import BearerToken, RateLimiter, SourceClient, WriteIn, WriteOutcome, limits
 from connectors.stripe.objects import OBJECTS
 from connectors.stripe.stream import StripeStream
+from connectors.stripe.write import StripeWriter
 
 BASE_URL = "https://api.stripe.com"
 
@@ -41,6 +42,10 @@ class StripeConnector:
 
     def streams(self) -> list[StripeStream]:
         return list(self._streams)
+
+    async def write(self, items: list[WriteIn]) -> list[WriteOutcome]:
+        """Write-back: POST /v1/customers/{id} with an Idempotency-Key per write (see connectors.stripe.write)."""
+        return await StripeWriter(self.client).write(items)
 
     def http_stats(self) -> dict[str, int]:
         return {"requests": self.client.requests, "rate_limited": self.client.rate_limited}

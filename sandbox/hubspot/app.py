@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sandbox.hubspot import batch, handlers
+from sandbox.faults import WriteRequest
+from sandbox.hubspot import batch, faults, handlers
 from sandbox.hubspot.data import HubSpotSandbox
 from sandbox.hubspot.errors import (
     HubSpotError,
@@ -74,6 +75,10 @@ def create_app(sandbox: HubSpotSandbox, rate_limit: bool | int = True, *, search
                 sandbox.rate_limited += 1
                 body = rate_limit_body(refusal.message, refusal.policy, correlation)
                 return Response(orjson.dumps(body), 429, headers, JSON)
+            if faults.is_write(method, path):
+                fault = sandbox.receive_write(WriteRequest(method, path, await request.body(), None))
+                if fault is not None:
+                    return Response(orjson.dumps(faults.body(fault, correlation)), fault.status, headers, JSON)
             status, payload = await _dispatch(sandbox, request, method, path)
         except HubSpotError as exc:
             return Response(orjson.dumps(exc.body(correlation)), exc.status, headers, JSON)

@@ -110,10 +110,24 @@ def _update(sb: HubSpotSandbox, store: Store, inputs: list[dict], started: str) 
             missing.append(key)
         else:
             planned.append((rec, changes))
+    _email_conflicts(store, planned)
     stamp = sb.stamp()
     results = [render_set(sb.apply(store, store.by_id[rec.id], changes, stamp=stamp), store.kind.lastmod)
                for rec, changes in planned]
     return _envelope(results, started, missing, store)
+
+
+def _email_conflicts(store: Store, planned: list[tuple[Rec, dict]]) -> None:
+    """A contact's email is unique: a batch giving one that another contact holds (or two inputs the same one)
+    is refused whole, before anything is written, like an invalid value."""
+    claimed: dict[str, int] = {}
+    for rec, changes in planned:
+        email = changes.get("email")
+        if not email:
+            continue
+        holder = store.emails.get(email, rec.id)
+        if holder != rec.id or claimed.setdefault(email, rec.id) != rec.id:
+            raise conflict(f"Contact already exists. Existing ID: {holder if holder != rec.id else claimed[email]}")
 
 
 def _create(sb: HubSpotSandbox, store: Store, inputs: list[dict], started: str) -> tuple[int, dict]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
+from sandbox.faults import FaultyWrites
 from sandbox.hubspot import values
 from sandbox.hubspot.errors import conflict
 from sandbox.hubspot.objects import ALIASES, KINDS, Schema
@@ -38,7 +39,7 @@ class Change(NamedTuple):
     source: str  # HubSpot's changeSource: API for the HTTP API, CRM_UI for the sandbox's own helpers
 
 
-class HubSpotSandbox:
+class HubSpotSandbox(FaultyWrites):
     """An emulated HubSpot portal: `contacts` contacts, `companies` companies (default contacts // 4), `deals`
     deals (default contacts // 2), `owners` active owners (plus a few deactivated ones), each object type with its
     default properties and `extra_properties` generated custom ones.

@@ -30,6 +30,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sandbox.faults import WriteRequest
+from sandbox.shopify import faults
 from sandbox.shopify.cost import CostCalculator
 from sandbox.shopify.data import ShopifySandbox
 from sandbox.shopify.errors import (
@@ -115,6 +117,11 @@ def create_app(sandbox: ShopifySandbox, *, throttle: bool | tuple[float, float] 
             return _json({"errors": {"query": "Required parameter missing or invalid"}}, 400, headers)
         query, variables, operation_name = parsed
         sandbox.requests += 1
+        if faults.is_mutation(documents.get(query)[0], operation_name):
+            fault = sandbox.receive_write(WriteRequest("POST", request.url.path, body, None))
+            if fault is not None:
+                status, answer = faults.answer(fault, bucket_for(token), headers["X-Request-Id"])
+                return _json(answer, status, headers)
         try:
             answer = run_query(sandbox, documents, bucket_for(token), set(scopes), query, variables, operation_name)
         except Exception:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from sandbox.faults import FaultyWrites
 from sandbox.shopify import kinds
 from sandbox.shopify import objects as o
 from sandbox.shopify.formats import iso, parse_gid
@@ -54,7 +55,7 @@ class Change(NamedTuple):
     obj: dict
 
 
-class ShopifySandbox:
+class ShopifySandbox(FaultyWrites):
     """An emulated shop with `customers` customers, `orders` orders (default customers × 2) and `products` products
     (default max(10, customers // 5)) created over the last two years.
 

@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sandbox.faults import WriteRequest
+from sandbox.stripe import faults
 from sandbox.stripe.data import KINDS, StripeSandbox
 from sandbox.stripe.errors import (
     StripeError,
@@ -60,8 +62,15 @@ def create_app(sandbox: StripeSandbox, *, rate_limit: bool | int = True) -> Star
             if method in ("POST", "DELETE"):
                 params.update(parse_form(await request.body()))
             key = request.headers.get("idempotency-key") if method == "POST" else None
+            fault = None
+            if faults.is_write(method):
+                fault = sandbox.receive_write(WriteRequest(method, path, await request.body(), key))
+                if fault is not None and not faults.saved(fault):
+                    raise faults.error(fault)
+            failure = faults.error(fault) if fault is not None else None
             if key is None:
-                status, body = _run(sandbox, method, path, params, {"id": request_id, "idempotency_key": None})
+                status, body = _run(sandbox, method, path, params, {"id": request_id, "idempotency_key": None},
+                                    failure)
                 return Response(body, status, headers, JSON)
             headers["Idempotency-Key"] = key
             if len(key) > MAX_IDEMPOTENCY_KEY:
@@ -75,7 +84,8 @@ def create_app(sandbox: StripeSandbox, *, rate_limit: bool | int = True) -> Star
                 headers.update({"Idempotent-Replayed": "true", "Original-Request": saved.request_id})
                 return Response(saved.body, saved.status, headers, JSON)
             try:
-                status, body = _run(sandbox, method, path, params, {"id": request_id, "idempotency_key": key})
+                status, body = _run(sandbox, method, path, params, {"id": request_id, "idempotency_key": key},
+                                    failure)
             except StripeError as exc:
                 if exc.validation:  # failed validation: never executed, so not saved
                     raise
@@ -108,9 +118,13 @@ def _authenticate(header: str | None, keys: frozenset[str]) -> bool:
     return key.startswith(("sk_live_", "rk_live_"))
 
 
-def _run(sb: StripeSandbox, method: str, path: str, params: dict[str, Any], req: dict) -> tuple[int, bytes]:
-    """Dispatch one request; a crash is Stripe's 500 `api_error` (which idempotency then stores, as Stripe does)."""
+def _run(sb: StripeSandbox, method: str, path: str, params: dict[str, Any], req: dict,
+         failure: StripeError | None = None) -> tuple[int, bytes]:
+    """Dispatch one request; a crash is Stripe's 500 `api_error` (which idempotency then stores, as Stripe does).
+    `failure`: an injected endpoint failure, raised instead of running the endpoint."""
     try:
+        if failure is not None:
+            raise failure
         return 200, _dispatch(sb, method, path, params, req)
     except StripeError:
         raise

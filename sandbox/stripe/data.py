@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.faults import FaultyWrites
 from sandbox.stripe import deletes, objects
 from sandbox.stripe.errors import no_such
 from sandbox.stripe.store import Collection, Index, Key, make_key
@@ -45,7 +46,7 @@ class Event:
                 "data": data, "livemode": False, "pending_webhooks": 0, "request": self.request, "type": self.type}
 
 
-class StripeSandbox:
+class StripeSandbox(FaultyWrites):
     """An emulated Stripe account: `customers` customers, `products` products (a monthly and a one-time price
     each) plus `unpriced_products` older ones without prices (the kind Stripe lets you delete), `subscriptions`
     subscriptions (default customers // 2, each with its first invoice and, when paid, a charge) and `charges`
