@@ -65,5 +65,11 @@ def print_summary(result: dict[str, Any], echo) -> None:
         if "throttled" in http:  # Shopify GraphQL: throttling answers 200 with a THROTTLED error
             line += f", {http['throttled']:,} THROTTLED"
         echo(line)
+    writebacks = result.get("writebacks")
+    if writebacks and any(writebacks.values()):
+        waiting = writebacks.get("pending", 0)
+        echo(f"write-backs: {writebacks.get('sent', 0):,} sent, {writebacks.get('rejected', 0):,} rejected by the "
+             f"vendor, {waiting:,} to try again later, {writebacks.get('failed', 0):,} failed for good "
+             "(see the writebacks table)")
     for line in lines:
         echo(line)
