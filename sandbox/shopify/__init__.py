@@ -5,6 +5,7 @@ end-to-end tests and benchmarks.
     sb = ShopifySandbox(seed=1, customers=1000)
     app = create_app(sb)                 # an ASGI app: POST /admin/api/{version}/graphql.json
     sb.mutate(kind="customers", updates=50, deletes=5, creates=10)
+    sb.fail_writes(1, code="INTERNAL_SERVER_ERROR")  # the next mutation fails in band (sandbox.faults)
 
 The cost bucket, the 60-day order window, search syntax, cursors and error shapes behave as Shopify's; see the
 module docstrings (`cost`, `throttle`, `search`, `errors`) for the rules and where they come from.
