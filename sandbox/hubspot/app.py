@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from sandbox.faults import WriteRequest
 from sandbox.hubspot import batch, faults, handlers
+from sandbox.hubspot.define import create_property
 from sandbox.hubspot.data import HubSpotSandbox
 from sandbox.hubspot.errors import (
     HubSpotError,
@@ -129,6 +130,8 @@ async def _dispatch(sb: HubSpotSandbox, request: Request, method: str, path: str
     if section == "properties":
         if len(rest) > 2:
             raise unknown_route(method, path)
+        if method == "POST" and len(rest) == 1:
+            return 201, create_property(store, await _json(request))
         if method != "GET":
             raise method_not_allowed(method)
         if len(rest) == 2:

@@ -54,6 +54,12 @@ class Schema:
         self.props = {p.name: p for p in defs}
         self.names = tuple(self.props)
 
+    def add(self, prop: Prop) -> None:
+        """A property created through the properties API."""
+        self.props[prop.name] = prop
+        self.names = tuple(self.props)
+        self._api = None
+
     def api_body(self) -> bytes:
         """`{"results": [...]}` for the properties API, rendered once."""
         if self._api is None:
