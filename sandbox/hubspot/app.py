@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from sandbox.faults import WriteRequest
 from sandbox.hubspot import batch, faults, handlers
-from sandbox.hubspot.define import create_property
 from sandbox.hubspot.data import HubSpotSandbox
+from sandbox.hubspot.define import create_property
 from sandbox.hubspot.errors import (
     HubSpotError,
     bad_json,
