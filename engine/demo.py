@@ -35,12 +35,14 @@ sources:
     bridge: stripe
     api_key: sk_test_sandbox
     base_url: http://127.0.0.1:{sandbox_port}
+    mapping: default
   - id: crm
     name: HubSpot (sandbox)
     channel: crm
     bridge: hubspot
     token: pat-na1-sandbox
     base_url: http://127.0.0.1:{sandbox_port}
+    mapping: default
   - id: shop
     name: Shopify (sandbox)
     channel: web
@@ -48,6 +50,7 @@ sources:
     shop: inlet-sandbox.myshopify.com
     access_token: shpat_sandbox
     base_url: http://127.0.0.1:{sandbox_port}
+    mapping: default
   - id: newsletter
     name: Newsletter
     channel: email
@@ -115,6 +118,10 @@ def run_demo(directory: Path, echo, table) -> int:
                  "count(DISTINCT profile_id) AS profiles FROM events GROUP BY ALL ORDER BY ALL"),
                 ("records pulled", "SELECT source_id, object_type, count(*) FILTER (NOT deleted) AS live, "
                  "count(*) FILTER (deleted) AS deleted FROM records GROUP BY ALL ORDER BY ALL"),
+                ("profiles (the shipped mappings: identities, attributes)",
+                 "SELECT (SELECT count(*) FROM profiles) AS profiles, (SELECT count(*) FROM identities) AS "
+                 "identities, (SELECT count(*) FROM profile_attributes) AS attributes, "
+                 "(SELECT count(*) FROM profile_merges) AS merges"),
                 ("refused requests", "SELECT source_id, status, reason FROM rejections ORDER BY received_at"),
             ):
                 columns, _, chunks = store.query(sql)

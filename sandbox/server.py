@@ -28,12 +28,14 @@ SNIPPET = """\
     bridge: stripe
     api_key: {stripe_key}
     base_url: {base_url}
+    mapping: default
   - id: crm
     name: HubSpot (sandbox)
     channel: crm
     bridge: hubspot
     token: {hubspot_token}
     base_url: {base_url}
+    mapping: default
   - id: shop
     name: Shopify (sandbox)
     channel: web
@@ -41,6 +43,7 @@ SNIPPET = """\
     shop: {shop}
     access_token: {shopify_token}
     base_url: {base_url}
+    mapping: default
 """
 
 

@@ -25,7 +25,10 @@ def test_demo_starts_a_server_sends_events_and_shows_what_landed(tmp_path):
     assert totals[4][3:6] == ["1", "2", "1"]  # HubSpot: 2 edited, 1 archived, 1 created (owners are re-read)
     assert totals[5][1:6] == ["ok", "2", "0", "2", "0"]  # Shopify: 2 customers edited
     assert ["billing", "customer", "200", "1"] in lines and ["crm", "contact", "200", "1"] in lines
-    assert ["billing", "customer.updated", "2", "0"] in lines and ["shop", "customer.updated", "2", "0"] in lines
+    # the shipped mappings: every changed customer is a profile; products are nobody
+    assert ["billing", "customer.updated", "2", "2"] in lines and ["shop", "customer.updated", "2", "2"] in lines
+    assert ["billing", "product.created", "7", "0"] in lines and ["crm", "deal.created", "100", "0"] in lines
+    assert "profiles (the shipped mappings: identities, attributes):" in out
     again = inlet("sql", "SELECT source_id, count(*) FROM events WHERE source_id IN ('billing', 'crm', 'shop') "
                   "GROUP BY 1 ORDER BY 1", "--format", "csv", config=tmp_path / "demo" / "inlet.yaml")
     assert again.stdout.splitlines()[1:] == ["billing,613", "crm,364", "shop,642"]

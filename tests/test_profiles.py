@@ -43,6 +43,9 @@ objects:
   order:
     identities: [{kind: shopify_customer, path: customer.id}]
     fields: []
+  product:
+    identities: []
+    fields: []
 """
 BILLING = """
 objects:
@@ -148,6 +151,14 @@ def test_profiles_merge_when_one_record_joins_them_and_history_follows(con, regi
     assert con.execute("SELECT count(DISTINCT stored_profile_id), count(DISTINCT profile_id), count(*) "
                        "FROM profile_events").fetchone() == (2, 1, 4)
     assert con.execute("SELECT count(DISTINCT profile_id) FROM identities").fetchone()[0] == 1
+
+
+def test_a_record_without_identities_is_nobody(con, registry) -> None:
+    pull(con, registry, "shop", "product", RecordIn("gid://shopify/Product/1", {"title": "Mug"}, updated_at_us=T0))
+    pull(con, registry, "shop", "order", RecordIn("gid://shopify/Order/2", {"customer": None}, updated_at_us=T0))
+    assert con.execute("SELECT count(*) FROM profiles").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM identities").fetchone()[0] == 0
+    assert con.execute("SELECT count(*), count(profile_id) FROM events").fetchone() == (2, 0)
 
 
 def test_a_two_way_change_goes_out_and_its_echo_changes_nothing(con, registry) -> None:

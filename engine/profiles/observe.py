@@ -70,11 +70,13 @@ def apply_observations(con: duckdb.DuckDBPyConnection, registry: Registry, obser
     own_ids = [o.profile_id for o in observations if o.profile_id is not None]
     own_live = tables.canonical(con, own_ids)
     own = [None if o.profile_id is None else own_live[o.profile_id] for o in observations]
-    mapped = [i for i, o in enumerate(observations) if keys[i] or own[i] is not None]
+    known = tables.known_identities(con, list(dict.fromkeys(k for obs_keys in keys for k in obs_keys)))
+    # A record is a person only through the identities its mapping gives (a product gives none), or through
+    # the profile it was tied to before (a customer whose email was removed): its own key alone makes none.
+    mapped = [i for i, o in enumerate(observations)
+              if own[i] is not None or len(keys[i]) > (o.ref is not None) or (keys[i] and keys[i][-1] in known)]
     if not mapped:
         return Outcome([None] * len(observations))
-    all_keys = list(dict.fromkeys(k for i in mapped for k in keys[i]))
-    known = tables.known_identities(con, all_keys)
     res = resolve([keys[i] for i in mapped], [own[i] for i in mapped], known)
     profile_of: list[str | None] = [None] * len(observations)
     for j, i in enumerate(mapped):
