@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/collect.py
 	$(BIN)/python bench/pull.py
 	$(BIN)/python bench/sync_million.py
+	$(BIN)/python bench/mapping.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
