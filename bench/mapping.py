@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pull import BIN, BenchError, Sandbox, run_child  # noqa: E402
+from pull import BIN, BenchError, Sandbox, run_child
 
 SOURCE = ("{{id: billing, name: Stripe, channel: billing, bridge: stripe, api_key: sk_test_sandbox, "
           "base_url: \"{base}\", objects: [customers]{mapping}}}")
