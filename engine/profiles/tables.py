@@ -7,6 +7,7 @@ from typing import Any
 
 import duckdb
 import orjson
+import pyarrow as pa
 
 from engine.profiles.resolve import Key
 
@@ -17,6 +18,21 @@ def _json(value: Any) -> str:
 
 def _load(text: str | None) -> Any:
     return None if text is None else orjson.loads(text)
+
+
+def _with_rows(con: duckdb.DuckDBPyConnection, columns: dict[str, list], sql: str, params: dict | None = None) -> None:
+    """Run `sql` over the rows (`columns`, as strings or ints) visible as table `rows`: Arrow, since binding
+    long Python lists as parameters costs several times more."""
+    table = pa.table({name: pa.array(values, pa.int64() if name.endswith("_us") else pa.string())
+                      for name, values in columns.items()})
+    con.register("rows", table)
+    try:
+        con.execute(sql, params or {})
+    finally:
+        try:
+            con.unregister("rows")
+        except duckdb.Error:
+            pass
 
 
 def same_local(a: Any, b: Any) -> bool:
@@ -64,12 +80,10 @@ def create_profiles(con: duckdb.DuckDBPyConnection, profile_ids: list[str], now_
 def add_identities(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str, str]], now_us: int) -> None:
     """(kind, value, profile, source) rows not yet held."""
     if rows:
-        con.execute(
-            """INSERT INTO identities SELECT unnest($k::VARCHAR[]), unnest($v::VARCHAR[]), unnest($p::UUID[]),
-                   unnest($s::VARCHAR[]), make_timestamp($now)::TIMESTAMPTZ
-               ON CONFLICT DO NOTHING""",
-            {"k": [r[0] for r in rows], "v": [r[1] for r in rows], "p": [r[2] for r in rows],
-             "s": [r[3] for r in rows], "now": now_us})
+        _with_rows(con, {"k": [r[0] for r in rows], "v": [r[1] for r in rows], "p": [r[2] for r in rows],
+                         "s": [r[3] for r in rows]},
+                   """INSERT INTO identities SELECT k, v, p::UUID, s, make_timestamp($now)::TIMESTAMPTZ FROM rows
+                      ON CONFLICT DO NOTHING""", {"now": now_us})
 
 
 def merge_profiles(con: duckdb.DuckDBPyConnection, merges: list[tuple[str, str, str]], now_us: int) -> None:
@@ -106,17 +120,16 @@ def save_attributes(con: duckdb.DuckDBPyConnection, changed: dict[tuple[str, str
     if not changed:
         return
     items = list(changed.items())
-    con.execute(
+    _with_rows(
+        con, {"p": [k[0] for k, _ in items], "n": [k[1] for k, _ in items], "v": [_json(a.value) for _, a in items],
+              "s": [a.source_id for _, a in items], "t": [a.object_type for _, a in items],
+              "e": [a.external_id for _, a in items], "o_us": [a.observed_us for _, a in items]},
         """INSERT INTO profile_attributes
-           SELECT unnest($p::UUID[]), unnest($n::VARCHAR[]), unnest($v::VARCHAR[])::JSON, unnest($s::VARCHAR[]),
-                  unnest($t::VARCHAR[]), unnest($e::VARCHAR[]), make_timestamp(unnest($o::BIGINT[]))::TIMESTAMPTZ,
-                  make_timestamp($now)::TIMESTAMPTZ
+           SELECT p::UUID, n, v::JSON, s, t, e, make_timestamp(o_us)::TIMESTAMPTZ, make_timestamp($now)::TIMESTAMPTZ
+           FROM rows
            ON CONFLICT (profile_id, name) DO UPDATE SET value = excluded.value, source_id = excluded.source_id,
                object_type = excluded.object_type, external_id = excluded.external_id,
-               observed_at = excluded.observed_at, updated_at = excluded.updated_at""",
-        {"p": [k[0] for k, _ in items], "n": [k[1] for k, _ in items], "v": [_json(a.value) for _, a in items],
-         "s": [a.source_id for _, a in items], "t": [a.object_type for _, a in items],
-         "e": [a.external_id for _, a in items], "o": [a.observed_us for _, a in items], "now": now_us})
+               observed_at = excluded.observed_at, updated_at = excluded.updated_at""", {"now": now_us})
 
 
 def refresh_profiles(con: duckdb.DuckDBPyConnection, profile_ids: list[str], now_us: int) -> None:
@@ -174,17 +187,14 @@ def save_field_sync(con: duckdb.DuckDBPyConnection, rows: dict[tuple[RecordRef, 
     if not rows:
         return
     items = list(rows.items())
-    con.execute(
-        """INSERT INTO field_sync
-           SELECT unnest($s::VARCHAR[]), unnest($t::VARCHAR[]), unnest($e::VARCHAR[]), unnest($p::VARCHAR[]),
-                  unnest($a::VARCHAR[]), unnest($r::VARCHAR[])::JSON, unnest($l::VARCHAR[])::JSON,
-                  make_timestamp($now)::TIMESTAMPTZ
+    _with_rows(
+        con, {"s": [k[0][0] for k, _ in items], "t": [k[0][1] for k, _ in items], "e": [k[0][2] for k, _ in items],
+              "p": [k[1] for k, _ in items], "a": [v[0] for _, v in items], "r": [_json(v[1]) for _, v in items],
+              "l": [_json(v[2]) for _, v in items]},
+        """INSERT INTO field_sync SELECT s, t, e, p, a, r::JSON, l::JSON, make_timestamp($now)::TIMESTAMPTZ FROM rows
            ON CONFLICT (source_id, object_type, external_id, path) DO UPDATE SET attribute = excluded.attribute,
                remote_value = excluded.remote_value, local_value = excluded.local_value,
-               updated_at = excluded.updated_at""",
-        {"s": [k[0][0] for k, _ in items], "t": [k[0][1] for k, _ in items], "e": [k[0][2] for k, _ in items],
-         "p": [k[1] for k, _ in items], "a": [v[0] for _, v in items], "r": [_json(v[1]) for _, v in items],
-         "l": [_json(v[2]) for _, v in items], "now": now_us})
+               updated_at = excluded.updated_at""", {"now": now_us})
 
 
 def record_mapping_errors(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str | None, str | None, str]],
