@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,12 +19,33 @@ import pytest
 import yaml
 
 from engine.config import load_config
-from engine.net import free_port
+from engine.net import free_port as any_free_port
 from engine.server.app import create_app
 from engine.server.serve import _Server, build_state
 
 ROOT = Path(__file__).resolve().parent.parent
 INLET = [sys.executable, "-m", "engine"]
+
+# The servers a test starts take ports in turn from a random start below Linux's ephemeral range (32768 up),
+# not the kernel's random free port: that one is, now and then, found free by two xdist workers (or taken by
+# an outgoing connection) between the check and the server's bind. Each worker walks its own sequence.
+_LOW, _HIGH = 10_000, 32_000
+_start = random.SystemRandom().randrange(_LOW, _HIGH)
+_PORTS = itertools.cycle([*range(_start, _HIGH), *range(_LOW, _start)])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    for _ in range(1000):
+        port = next(_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    return any_free_port()
+
 
 DEFAULT_SOURCES = [
     {"id": "website", "name": "Website", "channel": "web", "bridge": "webhook"},
@@ -107,22 +131,35 @@ class ServeProcess:
         self.url = f"http://127.0.0.1:{self.config.server.port}"
         self.log = config_path.parent / "serve.log"
         self.proc: subprocess.Popen | None = None
+        self._http: httpx.Client | None = None
+
+    @property
+    def http(self) -> httpx.Client:
+        """A client of this server for the test's polling, kept until `stop` (a new one per request costs ~30 ms
+        of CPU: its SSL context)."""
+        if self._http is None:
+            self._http = httpx.Client(base_url=self.url, timeout=10)
+        return self._http
 
     def start(self) -> ServeProcess:
         self.proc = subprocess.Popen([*INLET, "-c", str(self.config_path), "serve", "--log-level", "warning"],
                                      stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, cwd=ROOT)  # noqa: SIM115
         deadline = time.monotonic() + 30
-        while True:
-            assert self.proc.poll() is None, f"inlet serve exited: {self.log.read_text()}"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "inlet serve did not come up"
-            time.sleep(0.05)
+        with httpx.Client(timeout=1) as client:  # one client: each new one costs ~30 ms of CPU (its SSL context)
+            while True:
+                assert self.proc.poll() is None, f"inlet serve exited: {self.log.read_text()}"
+                try:
+                    if client.get(f"{self.url}/healthz").status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "inlet serve did not come up"
+                time.sleep(0.05)
 
     def stop(self, sig=signal.SIGTERM) -> int:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(sig)
@@ -152,3 +189,11 @@ def inlet(*args: str, config: Path | None = None, env=None, check=False, timeout
     if check:
         assert result.returncode == 0, f"{cmd} failed: {result.stderr}"
     return result
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """One `inlet demo` run (about 7 s) and the directory it left, for the tests that only read them. Those tests
+    carry `xdist_group("demo")` so that, with `--dist loadgroup`, one worker runs them all and the demo once."""
+    directory = tmp_path_factory.mktemp("demo") / "demo"
+    return inlet("demo", "--dir", str(directory), timeout=120), directory

@@ -3,31 +3,52 @@ the emulated accounts (`api.stripe.mutate(...)`) between syncs."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 import uvicorn
 
-from engine.net import free_port
 from sandbox.hubspot import HUBSPOT_TOKEN
 from sandbox.server import SHOP, STRIPE_KEY, Sandbox
 from sandbox.shopify import SHOPIFY_TOKEN
+from tests.conftest import free_port
 
 
 class Faults:
     """ASGI wrapper: `faults[n] = (status, body[, headers])` answers the n-th API request (from 1) itself instead
-    of the sandbox; `requests` counts them."""
+    of the sandbox; `requests` counts them. `hold(path, after=n)` keeps the requests to `path` after its first n
+    waiting until `release()`: a sync is then surely still running while a test looks at it, however slowly the
+    machine goes (`held` counts the requests that waited)."""
 
     def __init__(self, app) -> None:
         self.app = app
         self.faults: dict[int, tuple[int, bytes]] = {}
         self.requests = 0
+        self.held = 0
+        self._hold: tuple[str, int] | None = None
+        self._path_requests = 0
+        self._released = threading.Event()
+
+    def hold(self, path: str, after: int) -> None:
+        self._hold, self._path_requests = (path, after), 0
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         self.requests += 1
-        fault = self.faults.get(self.requests)
+        number = self.requests
+        if self._hold is not None and scope["path"] == self._hold[0]:
+            self._path_requests += 1
+            if self._path_requests > self._hold[1] and not self._released.is_set():
+                self.held += 1
+                while not self._released.is_set():
+                    await asyncio.sleep(0.01)
+        fault = self.faults.get(number)
         if fault is None:
             return await self.app(scope, receive, send)
         status, body, *extra = fault
@@ -58,6 +79,7 @@ class SandboxAPI:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.faults.release()  # a request still held would keep the server from stopping
         self.server.should_exit = True
         self.thread.join(15)
 

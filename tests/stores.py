@@ -1,5 +1,6 @@
-"""Looking into a test's store from outside: read-only queries once no process holds it, and, while `inlet sync`
-runs, counts through its control socket, to kill it -9 at a chosen point."""
+"""Looking into a test's store from outside: read-only queries once no process holds it, queries through a
+running server, and, while `inlet sync` runs, counts through its control socket, to kill it -9 at a chosen
+point."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 import duckdb
 import orjson
 
+from engine.access import StoreAccess
+from engine.config import load_config
 from engine.server.control import socket_path
 from tests.conftest import INLET, ROOT
 
@@ -20,6 +23,14 @@ from tests.conftest import INLET, ROOT
 def store(config: Path, query: str) -> list[tuple]:
     with duckdb.connect(str(config.parent / "inlet.duckdb"), read_only=True) as con:
         return con.execute(query).fetchall()
+
+
+def served(config: Path, query: str) -> list[tuple]:
+    """Rows as `inlet sql` reads them (through the running server's control socket, else from the file
+    read-only), with values as its JSON output has them, without starting a process (~0.7 s of CPU) per read."""
+    with StoreAccess.open(load_config(config)) as access:
+        _, _, chunks = access.query(query)
+        return [tuple(row) for chunk in chunks for row in chunk]
 
 
 def events(config: Path) -> Counter:

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from engine.server.control import socket_path
-from tests.conftest import inlet, write_config
+from tests.conftest import ServeProcess, inlet, write_config
+from tests.stores import store
 
 
 def send(url: str, n: int, source: str = "website", session: str | None = "s1") -> list[dict]:
@@ -28,6 +29,28 @@ def serving(serve_process):
     proc = serve_process()
     send(proc.url, 3)
     return proc
+
+
+@pytest.fixture(scope="module")
+def served_store(tmp_path_factory):
+    """A running `inlet serve` holding 2 events, for the cases that only read (or are refused)."""
+    proc = ServeProcess(write_config(tmp_path_factory.mktemp("served"))).start()
+    try:
+        send(proc.url, 2)
+        yield proc
+    finally:
+        proc.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def offline_store(tmp_path_factory):
+    """A store holding 2 events that no server holds any more."""
+    proc = ServeProcess(write_config(tmp_path_factory.mktemp("offline"))).start()
+    try:
+        send(proc.url, 2)
+    finally:
+        assert proc.stop() == 0
+    return proc.config_path
 
 
 def test_sql_while_serving_prints_table_csv_and_json(serving):
@@ -68,17 +91,17 @@ def test_sql_while_serving_prints_table_csv_and_json(serving):
         ("SELEC 1", "syntax error"),
     ],
 )
-def test_sql_refuses_writes_while_serving_and_without_a_server(serve_process, tmp_path, statement, message):
-    cfg = write_config(tmp_path)
-    proc = serve_process(cfg)
-    send(proc.url, 2)
-    result = inlet("sql", statement, config=cfg)
+def test_sql_refuses_writes_while_serving_and_without_a_server(served_store, offline_store, statement, message):
+    # The two stores are shared by the cases: a write let through would show here and in every later case.
+    result = inlet("sql", statement, config=served_store.config_path)
     assert result.returncode == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
-    proc.stop()
-    result = inlet("sql", statement, config=cfg)  # straight from the file, read-only
+    sources = served_store.http.get("/status").json()["sources"]
+    assert next(s for s in sources if s["source_id"] == "website")["events"] == 2
+    result = inlet("sql", statement, config=offline_store)  # straight from the file, read-only
     assert result.returncode == 1 and message in result.stderr, result.stderr
-    assert inlet("sql", "SELECT count(*) FROM events", "--format", "csv", config=cfg).stdout == "count_star()\n2\n"
+    assert "Traceback" not in result.stderr
+    assert store(offline_store, "SELECT count(*) FROM events") == [(2,)]
 
 
 def test_sql_sees_everything_acknowledged_while_the_server_is_under_load(serving):

@@ -1,10 +1,13 @@
 """`inlet demo`, as a newcomer runs it."""
 
+import pytest
+
 from tests.conftest import inlet
 
 
-def test_demo_starts_a_server_sends_events_and_shows_what_landed(tmp_path):
-    result = inlet("demo", "--dir", str(tmp_path / "demo"), timeout=120)
+@pytest.mark.xdist_group("demo")
+def test_demo_starts_a_server_sends_events_and_shows_what_landed(demo):
+    result, directory = demo
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     lines = [line.split() for line in out.splitlines()]
@@ -30,5 +33,5 @@ def test_demo_starts_a_server_sends_events_and_shows_what_landed(tmp_path):
     assert ["billing", "product.created", "7", "0"] in lines and ["crm", "deal.created", "100", "0"] in lines
     assert "profiles (the shipped mappings: identities, attributes):" in out
     again = inlet("sql", "SELECT source_id, count(*) FROM events WHERE source_id IN ('billing', 'crm', 'shop') "
-                  "GROUP BY 1 ORDER BY 1", "--format", "csv", config=tmp_path / "demo" / "inlet.yaml")
+                  "GROUP BY 1 ORDER BY 1", "--format", "csv", config=directory / "inlet.yaml")
     assert again.stdout.splitlines()[1:] == ["billing,613", "crm,364", "shop,642"]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT, free_port, inlet
 
@@ -25,14 +25,14 @@ def test_the_example_config_validates_and_serves(serve_process, tmp_path):
     assert r.status_code == 200
 
 
-def test_the_readme_analyst_queries_run_and_answer(tmp_path):
+@pytest.mark.xdist_group("demo")
+def test_the_readme_analyst_queries_run_and_answer(demo):
     assert len(readme_queries()) == 4
-    demo = tmp_path / "demo"
-    assert inlet("demo", "--dir", str(demo), timeout=120).returncode == 0
-    cfg = demo / "inlet.yaml"
+    result, directory = demo
+    assert result.returncode == 0, result.stdout + result.stderr
+    cfg = directory / "inlet.yaml"
     # the pricing-then-signup query needs a visitor who did just that, in that order
     for query in readme_queries():
         result = inlet("sql", query, "--format", "json", config=cfg)
         assert result.returncode == 0, f"{query}\n{result.stderr}"
         assert result.stdout.strip() not in ("", "[]"), query
-    shutil.rmtree(demo)

@@ -28,8 +28,10 @@ class _Target(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def target():
+    """Stateless (it echoes the path it was asked for), so one serves the module: stopping one waits out its
+    0.5 s poll."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Target)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

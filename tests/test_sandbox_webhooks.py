@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.net import free_port
 from sandbox.hubspot import HUBSPOT_TOKEN, HubSpotSandbox
 from sandbox.hubspot import create_app as hubspot_app
 from sandbox.shopify import SHOPIFY_TOKEN, ShopifySandbox
@@ -31,6 +30,7 @@ from sandbox.shopify import create_app as shopify_app
 from sandbox.stripe import StripeSandbox
 from sandbox.stripe import create_app as stripe_app
 from sandbox.webhooks import WebhookSender
+from tests.conftest import free_port
 
 SECRET = "whsec_test_0123456789"
 

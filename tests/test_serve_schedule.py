@@ -22,7 +22,7 @@ import yaml
 
 from tests.conftest import inlet, write_config
 from tests.sandbox_api import SandboxAPI
-from tests.stores import store
+from tests.stores import served, store
 
 
 def runs(config: Path, source_id: str) -> list[tuple]:
@@ -71,8 +71,8 @@ def test_a_scheduled_source_runs_repeatedly_never_overlapping_and_status_shows_i
 
 
 def _count(config: Path, query: str) -> int:
-    """A number read through the running server (`inlet sql`)."""
-    return int(inlet("sql", query, "--format", "csv", config=config, check=True).stdout.splitlines()[-1])
+    """A number read through the running server, as `inlet sql` reads it."""
+    return int(served(config, query)[0][0])
 
 
 def test_stopping_mid_run_commits_and_the_restart_catches_up_from_the_cursor(tmp_path, serve_process):
@@ -107,7 +107,7 @@ def test_stopping_mid_run_commits_and_the_restart_catches_up_from_the_cursor(tmp
 
 
 def _records(server) -> int:
-    rows = httpx.get(f"{server.url}/status", timeout=10).json()["sources"]
+    rows = server.http.get("/status").json()["sources"]
     return rows[0]["records"]
 
 
@@ -132,7 +132,7 @@ def test_reload_applies_source_changes_while_collect_requests_keep_flowing(tmp_p
             data["sources"].append(api.stripe_source(objects=["customers"], schedule={"every": "1h"}))
             config.write_text(yaml.safe_dump(data))
             server.proc.send_signal(signal.SIGHUP)
-            wait_for(lambda: httpx.post(f"{server.url}/collect/visit/shop-web", json={}).status_code == 200, 15)
+            wait_for(lambda: server.http.post("/collect/visit/shop-web", json={}).status_code == 200, 15)
             wait_for(lambda: _succeeded_source(server, "billing"), timeout=60)  # the new schedule ran (catch-up)
 
             # a broken config: refused with its problems, nothing changes
@@ -166,5 +166,5 @@ def test_reload_applies_source_changes_while_collect_requests_keep_flowing(tmp_p
 
 
 def _succeeded_source(server, source_id: str) -> bool:
-    rows = {r["source_id"]: r for r in httpx.get(f"{server.url}/status", timeout=10).json()["sources"]}
+    rows = {r["source_id"]: r for r in server.http.get("/status").json()["sources"]}
     return rows.get(source_id, {}).get("last_sync") == "succeeded"

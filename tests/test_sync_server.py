@@ -22,17 +22,16 @@ from tests.test_sync_stripe import store
 
 def test_sync_runs_inside_a_running_server_and_a_concurrent_one_is_skipped(tmp_path, serve_process):
     with SandboxAPI(customers=1500, rate_limit=False) as api:
-        # 5 requests a second: the customers take ~3 s, long enough to start a second sync meanwhile
-        config = write_config(tmp_path, [api.stripe_source(objects=["customers"], rate_limit=5),
+        config = write_config(tmp_path, [api.stripe_source(objects=["customers"]),
                                          {"id": "website", "name": "Website", "channel": "web", "bridge": "webhook"}])
         server = serve_process(config)
+        # the third page of customers waits until the second sync has been tried: the first is surely running
+        api.faults.hold("/v1/customers", after=2)
         first = subprocess.Popen([*INLET, "-c", str(config), "sync", "billing"], cwd=ROOT, text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 20
-        while api.faults.requests < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until_held(api, first)
         second = inlet("sync", "billing", config=config)
+        api.faults.release()
         assert second.returncode == 1
         assert "already running in the server" in second.stderr
         out, err = first.communicate(timeout=60)
@@ -54,8 +53,16 @@ def test_sync_runs_inside_a_running_server_and_a_concurrent_one_is_skipped(tmp_p
         ("another sync of this source was running",)]
 
 
+def wait_until_held(api: SandboxAPI, sync: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while api.faults.held == 0:
+        assert sync.poll() is None, sync.communicate()
+        assert time.monotonic() < deadline, "the sync never reached the held page"
+        time.sleep(0.02)
+
+
 def test_inlet_sandbox_serves_stripe_and_prints_a_working_snippet(tmp_path):
-    from engine.net import free_port
+    from tests.conftest import free_port
 
     port = free_port()
     proc = subprocess.Popen([*INLET, "sandbox", "--port", str(port), "--customers", "30", "--seed", "7"], cwd=ROOT,
@@ -132,14 +139,13 @@ def test_pages_stream_through_a_bounded_queue():
 
 def test_a_sync_holding_the_store_serves_sql_and_other_syncs_and_keeps_a_server_out(tmp_path):
     with SandboxAPI(customers=1500, rate_limit=False) as api:
-        config = write_config(tmp_path, [api.stripe_source(objects=["customers"], rate_limit=2),
+        config = write_config(tmp_path, [api.stripe_source(objects=["customers"]),
                                          api.stripe_source("billing2", objects=["products"])])
+        # the first sync's third page of customers waits until everything below has been tried alongside it
+        api.faults.hold("/v1/customers", after=2)
         first = subprocess.Popen([*INLET, "-c", str(config), "sync", "billing"], cwd=ROOT, text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 20
-        while api.faults.requests < 3:
-            assert time.monotonic() < deadline and first.poll() is None
-            time.sleep(0.02)
+        wait_until_held(api, first)
         server = inlet("serve", config=config, timeout=30)
         assert server.returncode == 1
         assert f"`inlet sync` (pid {first.pid}) holds the store" in server.stderr
@@ -150,6 +156,7 @@ def test_a_sync_holding_the_store_serves_sql_and_other_syncs_and_keeps_a_server_
         assert other.returncode == 0, other.stdout + other.stderr
         assert re.search(r"products\s+succeeded\s+7\s+7", other.stdout)
         assert first.poll() is None  # still at its own sync, and it waited for the other
+        api.faults.release()
         out, err = first.communicate(timeout=60)
         assert first.returncode == 0, out + err
     assert store(config, "SELECT source_id, status FROM sync_runs ORDER BY source_id") == [

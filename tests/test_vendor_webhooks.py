@@ -23,14 +23,14 @@ import pytest
 
 from tests.conftest import inlet, write_config
 from tests.sandbox_api import SandboxAPI
+from tests.stores import served
 
 SECRET = "whsec_inlet_test"
 
 
 def store(config, query: str) -> list[tuple]:
-    """Rows through the running server (it holds the file)."""
-    result = inlet("sql", query, "--format", "json", config=config, check=True)
-    return [tuple(row.values()) for row in json.loads(result.stdout)]
+    """Rows through the running server (it holds the file), as `inlet sql` reads them."""
+    return served(config, query)
 
 
 def events(config) -> Counter:
@@ -183,8 +183,8 @@ def test_hubspot_deliveries_fetch_the_whole_record_never_a_fragment(tmp_path, ap
 
 
 def test_the_sandboxes_own_signed_deliveries_keep_the_store_in_step(tmp_path, api, serve_process):
-    from engine.net import free_port
     from sandbox.webhooks import WebhookSender
+    from tests.conftest import free_port
 
     port = free_port()  # HubSpot signs the URL it calls: inlet's public_url is where the sandbox sends
     config = write_config(tmp_path, [
