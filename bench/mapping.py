@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pull import BIN, BenchError, Sandbox, run_child
 
 SOURCE = ("{{id: billing, name: Stripe, channel: billing, bridge: stripe, api_key: sk_test_sandbox, "
-          "base_url: \"{base}\", objects: [customers]{mapping}}}")
+          "base_url: \"{base}\", objects: [customers], rate_limit: 10000{mapping}}}")
 TWO_WAY = """objects:
   customer:
     identities: [{kind: email, path: email}, {kind: stripe_customer, path: id}]
@@ -82,7 +82,7 @@ def main() -> None:
             stores[name] = config
         # (d): map what (a) stored, as after adding a mapping to a source that already synced
         config = stores["(a) no mapping"]
-        text = config.read_text().replace("objects: [customers]}", "objects: [customers], mapping: default}")
+        text = config.read_text().replace("rate_limit: 10000}", "rate_limit: 10000, mapping: default}")
         config.write_text(text)
         result = run_child([str(BIN / "inlet"), "-c", str(config), "mappings", "apply", "billing", "--object",
                             "customers"], config.parent, config.parent / "apply.log", None, 1800, sandbox)

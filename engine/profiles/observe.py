@@ -100,6 +100,7 @@ def apply_observations(con: duckdb.DuckDBPyConnection, registry: Registry, obser
     agreed = tables.load_field_sync(con, refs)
     agreed_new: dict[tuple[RecordRef, str], tuple[str, Any, Any]] = {}
     order = sorted(mapped, key=lambda i: observations[i].time_us)
+    cancelled: dict[RecordRef, list[str]] = {}
     for i in order:
         obs, profile = observations[i], profile_of[i]
         for rule in obs.rules.fields:
@@ -128,9 +129,10 @@ def apply_observations(con: duckdb.DuckDBPyConnection, registry: Registry, obser
             attrs[profile][rule.attribute] = changed[(profile, rule.attribute)] = attr
             if obs.ref is not None:
                 agreed_new[slot] = (rule.attribute, raw, value)
-                if rule.writes:
-                    outbox.cancel(con, obs.ref, [rule.path], now_us)  # the remote's newer value won
+                if rule.writes:  # the remote's newer value won: a pending write of the field is stale
+                    cancelled.setdefault(obs.ref, []).append(rule.path)
 
+    outbox.cancel(con, cancelled, now_us)
     tables.save_attributes(con, changed, merged_ids, now_us)
     touched = sorted({p for p in res.profiles})
     outcome = Outcome(profile_of, changed_attributes=len(changed), merges=len(res.merges))

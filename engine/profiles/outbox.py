@@ -68,20 +68,28 @@ def enqueue(con: duckdb.DuckDBPyConnection, wanted: dict[RecordRef, dict[str, tu
     return created
 
 
-def cancel(con: duckdb.DuckDBPyConnection, ref: RecordRef, paths: list[str], now_us: int) -> None:
-    """Take `paths` out of the record's pending write-back: the remote changed them since (and won)."""
-    row = con.execute("""SELECT writeback_id::VARCHAR, changes::VARCHAR, attributes::VARCHAR FROM writebacks
-                         WHERE source_id = ? AND object_type = ? AND external_id = ? AND status = 'pending'""",
-                      list(ref)).fetchone()
-    if row is None:
+def cancel(con: duckdb.DuckDBPyConnection, paths: dict[RecordRef, list[str]], now_us: int) -> None:
+    """Take each record's `paths` out of its pending write-back: the remote changed them since (and won)."""
+    if not paths:
         return
-    changes = {k: v for k, v in orjson.loads(row[1]).items() if k not in paths}
-    attributes = {k: v for k, v in orjson.loads(row[2]).items() if k not in paths}
-    if changes:
-        con.execute("""UPDATE writebacks SET changes = ?, attributes = ?, updated_at = make_timestamp(?)::TIMESTAMPTZ
-                       WHERE writeback_id = ?::UUID""", [_dumps(changes), _dumps(attributes), now_us, row[0]])
-    else:
-        con.execute("DELETE FROM writebacks WHERE writeback_id = ?::UUID", [row[0]])
+    refs = list(paths)
+    rows = con.execute(
+        """SELECT w.writeback_id::VARCHAR, w.source_id, w.object_type, w.external_id, w.changes::VARCHAR,
+                  w.attributes::VARCHAR
+           FROM (SELECT unnest($s::VARCHAR[]) AS s, unnest($t::VARCHAR[]) AS t, unnest($e::VARCHAR[]) AS e) q
+           JOIN writebacks w ON w.source_id = q.s AND w.object_type = q.t AND w.external_id = q.e
+           WHERE w.status = 'pending'""",
+        {"s": [r[0] for r in refs], "t": [r[1] for r in refs], "e": [r[2] for r in refs]}).fetchall()
+    for wid, source_id, object_type, external_id, changes_text, attributes_text in rows:
+        gone = paths[(source_id, object_type, external_id)]
+        changes = {k: v for k, v in orjson.loads(changes_text).items() if k not in gone}
+        attributes = {k: v for k, v in orjson.loads(attributes_text).items() if k not in gone}
+        if changes:
+            con.execute("""UPDATE writebacks SET changes = ?, attributes = ?,
+                           updated_at = make_timestamp(?)::TIMESTAMPTZ WHERE writeback_id = ?::UUID""",
+                        [_dumps(changes), _dumps(attributes), now_us, wid])
+        else:
+            con.execute("DELETE FROM writebacks WHERE writeback_id = ?::UUID", [wid])
 
 
 def claim(con: duckdb.DuckDBPyConnection, source_ids: list[str], now_us: int, limit: int = 500) -> list[Claimed]:
