@@ -30,31 +30,14 @@ def load_mapping(path: str | Path, bridge: str) -> Mapping:
     """The mapping in `path` for a source of `bridge`; raises engine.config.loader.ConfigError listing every
     problem."""
     # Imported here, not at the top: the config loader may itself load mappings.
-    from engine.config.loader import ConfigError, Problem, position, record_positions
+    from engine.config.loader import ConfigError, Problem, position, read_yaml
 
     path = Path(path)
     name = str(path)
     if bridge not in OBJECTS and bridge not in EVENT_BRIDGES:
         raise ConfigError([Problem(name, (), f"the {bridge} bridge takes no mapping; mappings are for "
                                              f"{', '.join(OBJECTS)} (objects) and {PUSH_NAMES} (events)")])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(name, (), "no such mapping file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(name, (), f"cannot read the mapping file: {exc}")]) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        what = getattr(exc, "problem", None) or str(exc)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise ConfigError([Problem(name, (), f"invalid YAML: {what}", line, col)]) from None
-
-    positions: dict[Key, tuple[int, int]] = {}
-    if node is not None:
-        record_positions(node, (), positions)
+    node, data, positions = read_yaml(path, "no such mapping file", "mapping file")
     problems: list[Problem] = []
 
     def report(key: Key, message: str) -> None:

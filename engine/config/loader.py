@@ -55,24 +55,7 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
     path = Path(path)
     env = os.environ if environ is None else environ
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(name, (), "no such file (give one with -c/--config or $INLET_CONFIG)")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(name, (), f"cannot read the file: {exc}")]) from None
-
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        what = getattr(exc, "problem", None) or str(exc)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise ConfigError([Problem(name, (), f"invalid YAML: {what}", line, col)]) from None
-    positions: dict[Path_, tuple[int, int]] = {}
-    if node is not None:
-        _record_positions(node, (), positions)
+    _, data, positions = read_yaml(path, "no such file (give one with -c/--config or $INLET_CONFIG)", "file")
 
     def problem(p: Path_, message: str) -> Problem:
         line, col = _position(positions, p)
@@ -98,6 +81,30 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
     config = _relative_to(config, path.parent)
     _load_mappings(config, path.parent, problem)
     return config
+
+
+def read_yaml(path: Path, missing: str, what: str) -> tuple[yaml.Node | None, object, dict[Path_, tuple[int, int]]]:
+    """A YAML file's node tree, its data, and the line and column of each key path in it; a ConfigError naming
+    the file (`missing` when it does not exist, `what` it is otherwise) when it cannot be read or parsed."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, (), missing)]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(name, (), f"cannot read the {what}: {exc}")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise ConfigError([Problem(name, (), f"invalid YAML: {problem}", line, col)]) from None
+    positions: dict[Path_, tuple[int, int]] = {}
+    if node is not None:
+        _record_positions(node, (), positions)
+    return node, data, positions
 
 
 def _load_mappings(config: Config, base: Path, problem) -> None:
@@ -236,6 +243,5 @@ def _position(positions: dict, path: Path_) -> tuple[int | None, int | None]:
     return None, None
 
 
-# Public names for the other YAML files that report problems the same way (mappings/load.py).
-record_positions = _record_positions
+# The public name for the other YAML files that report problems the same way (mappings/load.py).
 position = _position

@@ -38,15 +38,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, wanted: dict[RecordRef, dict[str, tu
     """`wanted`: record -> path -> (attribute, value). Returns how many write-backs were created."""
     if not wanted:
         return 0
-    refs = list(wanted)
-    rows = con.execute(
-        """SELECT w.writeback_id::VARCHAR, w.source_id, w.object_type, w.external_id, w.changes::VARCHAR,
-                  w.attributes::VARCHAR
-           FROM (SELECT unnest($s::VARCHAR[]) AS s, unnest($t::VARCHAR[]) AS t, unnest($e::VARCHAR[]) AS e) q
-           JOIN writebacks w ON w.source_id = q.s AND w.object_type = q.t AND w.external_id = q.e
-           WHERE w.status = 'pending'""",
-        {"s": [r[0] for r in refs], "t": [r[1] for r in refs], "e": [r[2] for r in refs]}).fetchall()
-    pending = {(r[1], r[2], r[3]): (r[0], orjson.loads(r[4]), orjson.loads(r[5])) for r in rows}
+    pending = _pending(con, list(wanted))
     created = 0
     for ref, fields in wanted.items():
         changes = {path: value for path, (_, value) in fields.items()}
@@ -68,11 +60,8 @@ def enqueue(con: duckdb.DuckDBPyConnection, wanted: dict[RecordRef, dict[str, tu
     return created
 
 
-def cancel(con: duckdb.DuckDBPyConnection, paths: dict[RecordRef, list[str]], now_us: int) -> None:
-    """Take each record's `paths` out of its pending write-back: the remote changed them since (and won)."""
-    if not paths:
-        return
-    refs = list(paths)
+def _pending(con: duckdb.DuckDBPyConnection, refs: list[RecordRef]) -> dict[RecordRef, tuple[str, dict, dict]]:
+    """Each record's pending write-back: (its id, changes, attributes)."""
     rows = con.execute(
         """SELECT w.writeback_id::VARCHAR, w.source_id, w.object_type, w.external_id, w.changes::VARCHAR,
                   w.attributes::VARCHAR
@@ -80,10 +69,17 @@ def cancel(con: duckdb.DuckDBPyConnection, paths: dict[RecordRef, list[str]], no
            JOIN writebacks w ON w.source_id = q.s AND w.object_type = q.t AND w.external_id = q.e
            WHERE w.status = 'pending'""",
         {"s": [r[0] for r in refs], "t": [r[1] for r in refs], "e": [r[2] for r in refs]}).fetchall()
-    for wid, source_id, object_type, external_id, changes_text, attributes_text in rows:
-        gone = paths[(source_id, object_type, external_id)]
-        changes = {k: v for k, v in orjson.loads(changes_text).items() if k not in gone}
-        attributes = {k: v for k, v in orjson.loads(attributes_text).items() if k not in gone}
+    return {(r[1], r[2], r[3]): (r[0], orjson.loads(r[4]), orjson.loads(r[5])) for r in rows}
+
+
+def cancel(con: duckdb.DuckDBPyConnection, paths: dict[RecordRef, list[str]], now_us: int) -> None:
+    """Take each record's `paths` out of its pending write-back: the remote changed them since (and won)."""
+    if not paths:
+        return
+    for ref, (wid, old_changes, old_attributes) in _pending(con, list(paths)).items():
+        gone = paths[ref]
+        changes = {k: v for k, v in old_changes.items() if k not in gone}
+        attributes = {k: v for k, v in old_attributes.items() if k not in gone}
         if changes:
             con.execute("""UPDATE writebacks SET changes = ?, attributes = ?,
                            updated_at = make_timestamp(?)::TIMESTAMPTZ WHERE writeback_id = ?::UUID""",
