@@ -196,7 +196,9 @@ def _reconcile(con, registry: Registry, profiles: list[str], attrs: dict[str, di
                 errors.append((ref[0], ref[1], ref[2], rule.attribute, str(exc)))
                 continue
             present, raw = rule.remote(data)
-            agreed_out[slot] = (rule.attribute, remote, attr.value)
+            # the remote value stays the one last read there until the write lands (outbox.finish): a pull
+            # before then sees no remote change, whatever the record's modification time says
+            agreed_out[slot] = (rule.attribute, raw if present else None, attr.value)
             if present and same_remote(raw, remote):
                 continue  # it already holds the value
             wanted.setdefault(ref, {})[rule.path] = (rule.attribute, remote)

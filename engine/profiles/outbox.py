@@ -117,6 +117,7 @@ def finish(con: duckdb.DuckDBPyConnection, claimed: list[Claimed], outcomes: lis
                      _dumps(item.changes)])
         if outcome.status == "sent":
             status, next_us = "sent", now_us
+            _landed(con, item, now_us)
         elif outcome.status == "rejected":
             status, next_us = "rejected", now_us
         elif attempt >= max_attempts:
@@ -136,6 +137,15 @@ def finish(con: duckdb.DuckDBPyConnection, claimed: list[Claimed], outcomes: lis
             {"st": status, "n": attempt, "next": next_us, "err": outcome.error, "http": outcome.http_status,
              "now": now_us, "w": item.writeback_id})
     return counts
+
+
+def _landed(con: duckdb.DuckDBPyConnection, item: Claimed, now_us: int) -> None:
+    """What was written is now the remote value of each field: read back, it is inlet's own echo."""
+    con.executemany(
+        """UPDATE field_sync SET remote_value = ?::JSON, updated_at = make_timestamp(?)::TIMESTAMPTZ
+           WHERE source_id = ? AND object_type = ? AND external_id = ? AND path = ?""",
+        [[_dumps(value), now_us, item.source_id, item.object_type, item.external_id, path]
+         for path, value in item.changes.items()])
 
 
 def _fold_into_newer(con: duckdb.DuckDBPyConnection, item: Claimed, now_us: int) -> bool:
