@@ -17,14 +17,15 @@ from tests.conftest import free_port
 
 class Faults:
     """ASGI wrapper: `faults[n] = (status, body[, headers])` answers the n-th API request (from 1) itself instead
-    of the sandbox; `requests` counts them. `hold(path, after=n)` keeps the requests to `path` after its first n
-    waiting until `release()`: a sync is then surely still running while a test looks at it, however slowly the
-    machine goes (`held` counts the requests that waited)."""
+    of the sandbox; `requests` counts them. `hold(path, after=n)` keeps the requests to paths starting with `path`
+    after their first n waiting until `release()`: a sync is then surely still running while a test looks at it,
+    however slowly the machine goes (`held` counts the requests that waited)."""
 
     def __init__(self, app) -> None:
         self.app = app
         self.faults: dict[int, tuple[int, bytes]] = {}
         self.requests = 0
+        self.arrivals: list[tuple[float, str]] = []  # (time.monotonic(), path) of each API request
         self.held = 0
         self._hold: tuple[str, int] | None = None
         self._path_requests = 0
@@ -42,10 +43,12 @@ class Faults:
             return await self.app(scope, receive, send)
         self.requests += 1
         number = self.requests
-        if self._hold is not None and scope["path"] == self._hold[0]:
+        self.arrivals.append((time.monotonic(), scope["path"]))
+        if self._hold is not None and scope["path"].startswith(self._hold[0]):
             self._path_requests += 1
             if self._path_requests > self._hold[1] and not self._released.is_set():
                 self.held += 1
+                receive = await _buffered(receive)  # the body is read while its sender is surely there
                 while not self._released.is_set():
                     await asyncio.sleep(0.01)
         fault = self.faults.get(number)
@@ -56,6 +59,21 @@ class Faults:
         headers += [(k.lower().encode(), v.encode()) for k, v in (extra[0] if extra else {}).items()]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _buffered(receive):
+    """The request's body messages read now, replayed to the app later."""
+    messages = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+
+    async def replay():
+        return messages.pop(0) if messages else await receive()
+
+    return replay
 
 
 class SandboxAPI:

@@ -18,6 +18,7 @@ from engine.access import StoreAccess
 from engine.config import load_config
 from engine.server.control import socket_path
 from tests.conftest import INLET, ROOT
+from tests.sandbox_api import Faults
 
 
 def store(config: Path, query: str) -> list[tuple]:
@@ -52,8 +53,17 @@ def control_count(config: Path, query: str) -> int | None:
     return rows[0][0] if rows else None
 
 
-def sync_killed_at(config: Path, source_id: str, query: str, at_least: int, timeout: float = 90) -> None:
-    """Start `inlet sync SOURCE_ID`, kill -9 it once `query` (through its control socket) reaches `at_least`."""
+def sync_killed_at(config: Path, source_id: str, query: str, at_least: int, timeout: float = 90, *,
+                   hold: tuple[Faults, str, int] | None = None) -> None:
+    """Start `inlet sync SOURCE_ID`, kill -9 it once `query` (through its control socket) reaches `at_least`.
+
+    The count is seen some time after it is reached (the sync answers between its own work), longer the busier
+    the machine, while the sync goes on. `hold=(api.faults, path, n)` bounds that: the requests to `path` after
+    its first n wait until the kill, so the kill lands before the sync gets past them however late the count
+    is seen. (n must let the sync reach `at_least`.)"""
+    if hold is not None:
+        faults, path, after = hold
+        faults.hold(path, after)
     proc = subprocess.Popen([*INLET, "-c", str(config), "sync", source_id], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
@@ -68,3 +78,5 @@ def sync_killed_at(config: Path, source_id: str, query: str, at_least: int, time
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        if hold is not None:
+            hold[0].release()

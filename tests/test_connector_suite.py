@@ -44,6 +44,10 @@ class Vendor:
     storm: dict[int, tuple[int, bytes]]  # request number -> (status, body): 429s and 5xx at several points
     slow: dict[str, Any] = field(default_factory=dict)  # source settings that make a sync slow enough to kill
     kill_at: int = 300  # records stored when the first sync is killed
+    # (path, n): the sandbox holds the requests to path after the first n until the kill, so that a kill seen
+    # late on a busy machine still lands mid-sync: in the first sync, and in the one after the changes
+    hold_first: tuple[str, int] = ("", 10**9)
+    hold_changes: tuple[str, int] = ("", 10**9)
 
 
 # -- Stripe ----------------------------------------------------------------------------------------------------
@@ -79,7 +83,7 @@ STRIPE = Vendor(
     {"api_key": "sk_test_wrong_key_4242"},
     {2: (429, STRIPE_429), 3: (429, STRIPE_429), 5: (500, STRIPE_500), 6: (503, b"upstream down"),
      9: (429, STRIPE_429)},
-    slow={"rate_limit": 5}, kill_at=100)
+    slow={"rate_limit": 5}, kill_at=100, hold_first=("/v1/charges", 1), hold_changes=("/v1/events", 1))
 
 # -- HubSpot ---------------------------------------------------------------------------------------------------
 HUBSPOT_TYPES = {"contacts": "contact", "companies": "company", "deals": "deal"}
@@ -120,7 +124,8 @@ HUBSPOT = Vendor(
      # the first search: the search endpoints' own per-second limit
      8: (429, orjson.dumps({"status": "error", "message": "You have reached your secondly limit.",
                             "errorType": "RATE_LIMIT", "correlationId": "x"}))},
-    slow={"requests_per_10s": 30, "search_per_second": 3}, kill_at=150)
+    slow={"requests_per_10s": 30, "search_per_second": 3}, kill_at=150,
+    hold_first=("/crm/v3/objects/contacts", 2), hold_changes=("/crm/v3/objects/companies", 0))
 
 # -- Shopify ---------------------------------------------------------------------------------------------------
 SHOPIFY_TYPES = {"customers": "customer", "orders": "order", "products": "product"}
@@ -166,7 +171,7 @@ SHOPIFY = Vendor(
     {2: (200, _throttled(10)), 3: (200, _throttled(50)), 5: (503, b"Service Unavailable"),
      6: (500, orjson.dumps({"errors": "Internal Server Error"})),
      8: (429, orjson.dumps({"errors": "Exceeded 2 calls per second for api client."}), {"Retry-After": "0.5"})},
-    slow={"rate_limit": 4}, kill_at=250)
+    slow={"rate_limit": 4}, kill_at=250, hold_first=("/admin/api/", 16), hold_changes=("/admin/api/", 2))
 
 VENDORS = [STRIPE, HUBSPOT, SHOPIFY]
 
@@ -298,7 +303,8 @@ def test_kill_9_mid_sync_then_resume_equals_an_uninterrupted_run(tmp_path, vendo
     whole = fresh_config(tmp_path, "whole", fast)
     killed = fresh_config(tmp_path, "killed", slow)
     assert sync(whole, vendor).returncode == 0
-    sync_killed_at(killed, vendor.source_id, "SELECT count(*) FROM records", vendor.kill_at)
+    sync_killed_at(killed, vendor.source_id, "SELECT count(*) FROM records", vendor.kill_at,
+                   hold=(api.faults, *vendor.hold_first))
     rerun = sync(paced(killed, fast), vendor)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     a, b = snapshot(whole), snapshot(killed)
@@ -308,7 +314,8 @@ def test_kill_9_mid_sync_then_resume_equals_an_uninterrupted_run(tmp_path, vendo
     vendor.mutate(api)
     assert sync(whole, vendor).returncode == 0
     changed = events(killed).total()
-    sync_killed_at(paced(killed, slow), vendor.source_id, f"SELECT count(*) - {changed} FROM events", 1)
+    sync_killed_at(paced(killed, slow), vendor.source_id, f"SELECT count(*) - {changed} FROM events", 1,
+                   hold=(api.faults, *vendor.hold_changes))
     rerun = sync(paced(killed, fast), vendor)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     a, b = snapshot(whole), snapshot(killed)
