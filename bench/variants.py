@@ -30,7 +30,8 @@ from engine.config.models import Config
 from engine.ids import new_id
 from engine.jsonio import dumps, loads
 from engine.server.app import create_app
-from engine.server.serve import build_state, run_server
+from engine.server.boot import build_state
+from engine.server.serve import run_server
 from engine.server.state import InletState
 from engine.store import open_store
 

@@ -21,7 +21,8 @@ import yaml
 from engine.config import load_config
 from engine.net import free_port as any_free_port
 from engine.server.app import create_app
-from engine.server.serve import _Server, build_state
+from engine.server.boot import build_state
+from engine.server.serve import _Server
 
 ROOT = Path(__file__).resolve().parent.parent
 INLET = [sys.executable, "-m", "engine"]

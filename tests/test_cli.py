@@ -232,7 +232,7 @@ async def test_events_left_in_the_spool_are_announced_and_taken_in_by_the_next_s
 
     from engine.config import load_config
     from engine.ids import new_id
-    from engine.server.serve import build_state
+    from engine.server.boot import build_state
     from engine.store import EventIn
 
     cfg = write_config(tmp_path)

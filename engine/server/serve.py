@@ -12,19 +12,13 @@ import gc
 import logging
 import signal
 import threading
-import time
 from pathlib import Path
 
 import uvicorn
 
 from engine.config import Config
 from engine.server.app import create_app
-from engine.server.control import describe_owner, socket_owner, socket_path
-from engine.server.state import InletState
-from engine.store import StoreError, StoreLockedError, StoreWriter, open_store, spool_dir
-from engine.store.sources import mirror_sources
-
-LOCK_WAIT = 10.0  # seconds to wait for a reader of the file (`inlet sql` with no server) to finish
+from engine.server.boot import build_state, tune_gc
 
 
 class _Server(uvicorn.Server):
@@ -42,38 +36,6 @@ class _Server(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-
-def build_state(config: Config, config_path: Path | None = None) -> InletState:
-    sock = socket_path(config.store.path)
-    owner = socket_owner(sock) if sock.exists() else None
-    if owner is not None:
-        raise StoreError(f"{describe_owner(owner)}: {config.store.path} (its socket is {sock})")
-    deadline = time.monotonic() + LOCK_WAIT
-    while True:
-        try:
-            con = open_store(config.store.path, memory_limit=config.store.memory_limit)
-            break
-        except StoreLockedError:
-            if time.monotonic() > deadline:  # not a short `inlet sql` reading the file: give up clearly
-                raise
-            time.sleep(0.2)
-    mirror_sources(con, config)
-    writer = StoreWriter(con, spool_dir(config.store.path))
-    state = InletState(config=config, con=con, writer=writer, config_path=config_path)
-    writer.recover()  # events acknowledged before a crash, still in the spool, go in before anything else
-    return state
-
-
-def tune_gc() -> None:
-    """Keep the cyclic garbage collector off the request path. A full collection walks every long-lived
-    object (FastAPI, pydantic, DuckDB and Arrow modules); under load those pauses made up most of the
-    p99 latency (tens of ms each, about 9% of the core). Freezing what start-up built takes it out of
-    every collection, and a higher first threshold makes collections rarer; short-lived request objects
-    are still freed by reference counting as before."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 50, 100)
 
 
 def run_server(app, config: Config, log_level: str) -> int:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.ids import new_id
 from engine.profiles import Observation, Registry, apply_observations, record_profiles
@@ -147,6 +148,14 @@ _CHANGES_ONCE = """
     ORDER BY i.pos
 """
 
+# Whether any of the incoming objects is stored: a scan of the stored ids alone, several times cheaper than the
+# comparison join, which reads every stored row's data (a first sync of a million objects spent most of its
+# store time there, more with each page).
+_ANY_STORED = """
+    SELECT count(*) FROM records
+    WHERE source_id = $source AND object_type = $type AND external_id IN (SELECT external_id FROM incoming)
+"""
+
 # Versions older than the stored one (late webhook deliveries, or events a webhook already applied) never
 # overwrite a newer record. Compared to the second: vendors' times have no more (Stripe's `created`), and a
 # list read stores when it read.
@@ -161,11 +170,15 @@ _NOT_OLDER = """
 _UPSERT = """
     INSERT INTO records
     SELECT $source, $type, external_id, updated_at, deleted, data, make_timestamp($now)::TIMESTAMPTZ FROM changes
-    QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY pos >> 32 DESC, updated_at DESC, pos DESC) = 1
+    {newest}
     ON CONFLICT (source_id, object_type, external_id) DO UPDATE SET
         updated_at = excluded.updated_at, deleted = excluded.deleted, data = excluded.data,
         synced_at = excluded.synced_at
 """
+
+_NEWEST = "QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY pos >> 32 DESC, updated_at DESC, pos DESC) = 1"
+_UPSERT_ONCE = _UPSERT.format(newest="")  # each object once in the changes: nothing to choose between
+_UPSERT = _UPSERT.format(newest=_NEWEST)
 
 _EVENTS = """
     INSERT INTO events
@@ -202,12 +215,16 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
         if scan_id is not None:  # before the upsert: records it rewrites are recent enough to be safe anyway
             con.execute(_SEEN, {**keys, "scan": scan_id, "started": scan_started_us(scan_id)})
         once = len(set(incoming.column("external_id").to_pylist())) == incoming.num_rows
-        changes = _with_event_ids(con.sql(_CHANGES_ONCE if once else _CHANGES, params=keys).to_arrow_table())
+        if once and not con.execute(_ANY_STORED, keys).fetchall()[0][0]:
+            changes = _all_new(incoming)  # a first read's usual page: no stored row to compare with
+        else:
+            changes = con.sql(_CHANGES_ONCE if once else _CHANGES, params=keys).to_arrow_table()
+        changes = _with_event_ids(changes)
     if not changes.num_rows:
         return counts
-    changes = _with_profiles(con, target, changes, now)
+    changes = _as_json(_with_profiles(con, target, changes, now))
     with _registered(con, "changes", changes):
-        con.execute(_UPSERT, {**keys, "now": now})
+        con.execute(_UPSERT_ONCE if once else _UPSERT, {**keys, "now": now})
         con.execute(_EVENTS, {**keys, "now": now, "run": target.run_id})
     kinds = changes.column("change").to_pylist()
     counts.created, counts.updated, counts.deleted = (kinds.count(k) for k in ("created", "updated", "deleted"))
@@ -239,6 +256,26 @@ def _registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> I
             con.unregister(name)
         except duckdb.Error:
             pass
+
+
+def _all_new(incoming: pa.Table) -> pa.Table:
+    """The changes of objects none of which is stored, each once (in `pos` order already): every one is new."""
+    change = pc.if_else(incoming.column("deleted"), "deleted", "created")
+    data = pc.coalesce(incoming.column("data"), "{}")
+    return incoming.set_column(1, "data", data).append_column("change", change)
+
+
+_JSON = pa.json_(pa.string())
+
+
+def _as_json(changes: pa.Table) -> pa.Table:
+    """`changes` with its `data` typed as JSON for DuckDB (Arrow's JSON extension type over the same strings), so
+    the inserts into JSON columns take the text as it is instead of parsing every document again to validate it:
+    each one is orjson's output or a stored JSON value already (about a third of a first sync's insert time)."""
+    index = changes.schema.get_field_index("data")
+    data = changes.column(index).cast(pa.string())
+    typed = pa.chunked_array([pa.ExtensionArray.from_storage(_JSON, chunk) for chunk in data.chunks], _JSON)
+    return changes.set_column(index, pa.field("data", _JSON), typed)
 
 
 def _with_event_ids(changes: pa.Table) -> pa.Table:
@@ -281,10 +318,10 @@ def _complete_scan(con: duckdb.DuckDBPyConnection, target: Target, scan_id: str 
     missing = _with_event_ids(
         con.sql(_MISSING, params={**keys, "now": now, "started": scan_started_us(scan_id), "scope_key": scope_key,
                                   "scope_min": scope_min}).to_arrow_table())
-    missing = _with_profiles(con, target, missing, now)
+    missing = _as_json(_with_profiles(con, target, missing, now))
     if missing.num_rows:
         with _registered(con, "changes", missing):
-            con.execute(_UPSERT, {"source": target.source_id, "type": target.object_type, "now": now})
+            con.execute(_UPSERT_ONCE, {"source": target.source_id, "type": target.object_type, "now": now})
             con.execute(_EVENTS, {"source": target.source_id, "type": target.object_type, "now": now,
                                   "run": target.run_id})
     con.execute("DELETE FROM sync_seen WHERE source_id = $source AND object_type = $type AND scan_id = $scan", keys)
