@@ -211,12 +211,13 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
         if not incoming.num_rows:
             return counts
     with _registered(con, "incoming", incoming):
+        stored = con.execute(_ANY_STORED, keys).fetchall()[0][0]  # none, on a first read's usual page
         scan_id = pages[-1].scan_id
-        if scan_id is not None:  # before the upsert: records it rewrites are recent enough to be safe anyway
+        if scan_id is not None and stored:  # before the upsert: records it rewrites are recent enough anyway
             con.execute(_SEEN, {**keys, "scan": scan_id, "started": scan_started_us(scan_id)})
         once = len(set(incoming.column("external_id").to_pylist())) == incoming.num_rows
-        if once and not con.execute(_ANY_STORED, keys).fetchall()[0][0]:
-            changes = _all_new(incoming)  # a first read's usual page: no stored row to compare with
+        if once and not stored:
+            changes = _all_new(incoming)  # no stored row to compare with
         else:
             changes = con.sql(_CHANGES_ONCE if once else _CHANGES, params=keys).to_arrow_table()
         changes = _with_event_ids(changes)
