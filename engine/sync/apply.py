@@ -167,7 +167,7 @@ _NOT_OLDER = """
 """
 
 # DuckDB's upsert keeps the first of two rows with the same key in one statement: only the newest goes in.
-_UPSERT = """
+_UPSERT_SQL = """
     INSERT INTO records
     SELECT $source, $type, external_id, updated_at, deleted, data, make_timestamp($now)::TIMESTAMPTZ FROM changes
     {newest}
@@ -176,9 +176,9 @@ _UPSERT = """
         synced_at = excluded.synced_at
 """
 
-_NEWEST = "QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY pos >> 32 DESC, updated_at DESC, pos DESC) = 1"
-_UPSERT_ONCE = _UPSERT.format(newest="")  # each object once in the changes: nothing to choose between
-_UPSERT = _UPSERT.format(newest=_NEWEST)
+_UPSERT = _UPSERT_SQL.format(newest="QUALIFY row_number() OVER (PARTITION BY external_id "
+                                     "ORDER BY pos >> 32 DESC, updated_at DESC, pos DESC) = 1")
+_UPSERT_ONCE = _UPSERT_SQL.format(newest="")  # each object once in the changes: nothing to choose between
 
 _EVENTS = """
     INSERT INTO events
@@ -211,11 +211,12 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
         if not incoming.num_rows:
             return counts
     with _registered(con, "incoming", incoming):
-        stored = con.execute(_ANY_STORED, keys).fetchall()[0][0]  # none, on a first read's usual page
         scan_id = pages[-1].scan_id
+        once = len(set(incoming.column("external_id").to_pylist())) == incoming.num_rows
+        # whether any is stored decides both below; none is, on a first read's usual page
+        stored = (once or scan_id is not None) and con.execute(_ANY_STORED, keys).fetchall()[0][0] > 0
         if scan_id is not None and stored:  # before the upsert: records it rewrites are recent enough anyway
             con.execute(_SEEN, {**keys, "scan": scan_id, "started": scan_started_us(scan_id)})
-        once = len(set(incoming.column("external_id").to_pylist())) == incoming.num_rows
         if once and not stored:
             changes = _all_new(incoming)  # no stored row to compare with
         else:
