@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import duckdb
 import pytest
 
 from engine.ids import new_id
@@ -59,6 +60,29 @@ def test_an_older_store_is_upgraded_and_keeps_its_data(tmp_path):
         open_store(path)
     with pytest.raises(StoreVersionError, match="newer than this inlet"):
         open_store(path, read_only=True)
+
+
+def test_version_6_compresses_pulled_json_with_zstd_and_keeps_what_a_version_5_store_held(tmp_path):
+    path = tmp_path / "inlet.duckdb"
+    con = open_store(path, migrations=MIGRATIONS[:5])
+    con.execute("""INSERT INTO records SELECT 'billing', 'customer', 'cus_' || i, now(), i % 7 = 0,
+                          json_object('id', 'cus_' || i, 'note', repeat('x', 300)), now() FROM range(3000) t(i)""")
+    con.execute("""INSERT INTO events SELECT uuidv7(), 'billing', 'customer.created', now(), now(), NULL, NULL,
+                          json_object('n', i, 'note', repeat('y', 300)), '{}' FROM range(3000) t(i)""")
+    before = {t: con.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in ("records", "events")}
+    con.close()
+    con = open_store(path)
+    assert {t: con.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in before} == before
+    con.execute("CHECKPOINT")
+    storage = """SELECT DISTINCT compression FROM pragma_storage_info('{}')
+                 WHERE column_name = '{}' AND segment_type <> 'VALIDITY'"""
+    compression = {f"{table}.{column}": [r[0] for r in con.execute(storage.format(table, column)).fetchall()]
+                   for table, column in (("records", "data"), ("events", "properties"))}
+    assert compression == {"records.data": ["ZSTD"], "events.properties": ["ZSTD"]}
+    with pytest.raises(duckdb.ConstraintException):  # the rebuilt table keeps its key
+        con.execute("INSERT INTO records SELECT * FROM records LIMIT 1")
+    assert con.execute("SELECT count(*) FROM profile_events").fetchall() == [(0,)]  # the view sees the new table
+    con.close()
 
 
 def test_a_failed_migration_leaves_the_store_as_it_was(tmp_path):

@@ -195,4 +195,36 @@ MIGRATIONS: tuple[str, ...] = (
         FROM events e LEFT JOIN profile_merges m ON m.profile_id = e.profile_id
         WHERE e.profile_id IS NOT NULL;
     """,
+    # 6: the JSON of pulled objects compressed with zstd instead of DuckDB's default choice (FSST for text like
+    # this): a first sync of 100,000 Stripe customers spent ~40% less time committing and checkpointing, and the
+    # file came out ~37% smaller (bench/pull.py). Tables are rebuilt: DuckDB sets compression at CREATE only.
+    """
+    CREATE TABLE records_v6 (
+        source_id   VARCHAR NOT NULL,
+        object_type VARCHAR NOT NULL,
+        external_id VARCHAR NOT NULL,
+        updated_at  TIMESTAMPTZ NOT NULL,
+        deleted     BOOLEAN NOT NULL,
+        data        JSON USING COMPRESSION zstd NOT NULL,
+        synced_at   TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (source_id, object_type, external_id)
+    );
+    INSERT INTO records_v6 SELECT * FROM records ORDER BY rowid;
+    DROP TABLE records;
+    ALTER TABLE records_v6 RENAME TO records;
+    CREATE TABLE events_v6 (
+        event_id    UUID NOT NULL,
+        source_id   VARCHAR NOT NULL,
+        event_type  VARCHAR NOT NULL,
+        occurred_at TIMESTAMPTZ NOT NULL,
+        received_at TIMESTAMPTZ NOT NULL,
+        profile_id  UUID,
+        session_id  VARCHAR,
+        properties  JSON USING COMPRESSION zstd NOT NULL,
+        context     JSON NOT NULL
+    );
+    INSERT INTO events_v6 SELECT * FROM events ORDER BY rowid;
+    DROP TABLE events;
+    ALTER TABLE events_v6 RENAME TO events;
+    """,
 )
