@@ -18,7 +18,7 @@ import uvicorn
 
 from engine.config import Config
 from engine.server.app import create_app
-from engine.server.boot import build_state, tune_gc
+from engine.server.boot import build_state, tune_gc, tune_memory
 
 
 class _Server(uvicorn.Server):
@@ -41,6 +41,7 @@ class _Server(uvicorn.Server):
 def run_server(app, config: Config, log_level: str) -> int:
     """Serve `app` as `inlet serve` does (the benchmarks use this too, so they measure the same server)."""
     tune_gc()
+    tune_memory()
     server = _Server(
         uvicorn.Config(
             app,

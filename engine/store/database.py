@@ -31,10 +31,11 @@ class StoreVersionError(StoreError):
     pass
 
 
-# DuckDB folds its WAL into the file once the WAL passes this size. At its default (16 MB) a sync writing a
-# hundred thousand objects spent about half its store time in checkpoints; 32 MB costs no more time than 64 MB
-# did (bench/pull.py), and the checkpoint when the store closes, and a restart's replay after a crash, are smaller.
-CHECKPOINT_THRESHOLD = "32MB"
+# DuckDB folds its WAL into the file once the WAL passes this size. Data not yet folded in stays in memory, and
+# the checkpoint when the store closes and a restart's replay after a crash grow with it. With the pulled JSON
+# compressed as zstd (schema version 6), 8 MB costs a first sync of 100,000 Stripe customers ~3% more time
+# than 32 MB and ~17 MB less peak RSS (bench/pull.py); at FSST's slower compression, 16 MB had cost twice 64 MB.
+CHECKPOINT_THRESHOLD = "8MB"
 # DuckDB's own memory in the process that holds the store (its default is 80 % of the machine's RAM, which it
 # fills with cached blocks). Queries that need more spill to `<store>.tmp`. `store.memory_limit` overrides it.
 # 96 MB would keep a first sync of 100,000 Stripe customers near 300 MB of RSS instead of ~410 MB at no cost in

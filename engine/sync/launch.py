@@ -44,9 +44,14 @@ def _through_server(sock, request: dict, on_progress: OnProgress) -> dict[str, A
 
 
 async def _here(config: Config, request: dict, on_progress: OnProgress) -> dict[str, Any]:
-    from engine.server.boot import build_state, tune_gc
+    from engine.server.boot import build_state, tune_gc, tune_memory
 
+    tune_memory()
     state = build_state(config)
+    # This process holds the store only to sync: its statements are small and one at a time, where DuckDB's
+    # worker threads gave no speed and ~40 MB more peak memory (bench/pull.py). `inlet serve` keeps them for
+    # the queries it answers; an `inlet sql` this process answers meanwhile runs on one thread.
+    state.con.execute("SET threads = 1")
     tune_gc()  # a first sync allocates millions of short-lived objects: full collections cost ~5% of it
     try:
         state.writer.start(asyncio.get_running_loop())
