@@ -25,6 +25,7 @@ from engine.store import (
     open_store,
     spool_dir,
 )
+from engine.store.database import tune_for_sync_only
 from engine.store.schema import MIGRATIONS
 from engine.store.spool import Spool, read_records
 
@@ -266,3 +267,16 @@ def test_a_writer_that_never_read_the_spool_never_deletes_it(tmp_path):
     writer.stop()
     con.close()
     assert [seq for _, seq, _ in read_records(spool_dir(tmp_path / "inlet.duckdb"))] == [7]
+
+
+def test_a_process_that_only_syncs_runs_duckdb_on_one_thread_with_smaller_checkpoints(tmp_path):
+    con = open_store(tmp_path / "inlet.duckdb")
+    default_threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    tune_for_sync_only(con)
+    assert con.execute("SELECT current_setting('threads'), current_setting('checkpoint_threshold')").fetchall() == \
+        [(1, "7.6 MiB")]
+    con.close()
+    con = open_store(tmp_path / "inlet.duckdb")  # `inlet serve` keeps DuckDB's threads and the larger threshold
+    assert con.execute("SELECT current_setting('threads'), current_setting('checkpoint_threshold')").fetchall() == \
+        [(default_threads, "30.5 MiB")]
+    con.close()

@@ -31,15 +31,21 @@ class StoreVersionError(StoreError):
     pass
 
 
-# DuckDB folds its WAL into the file once the WAL passes this size. Data not yet folded in stays in memory, and
-# the checkpoint when the store closes and a restart's replay after a crash grow with it. With the pulled JSON
-# compressed as zstd (schema version 6), 8 MB costs a first sync of 100,000 Stripe customers ~3% more time
-# than 32 MB and ~17 MB less peak RSS (bench/pull.py); at FSST's slower compression, 16 MB had cost twice 64 MB.
-CHECKPOINT_THRESHOLD = "8MB"
+# DuckDB folds its WAL into the file once the WAL passes this size. At its default (16 MB) a sync writing a
+# hundred thousand objects spent about half its store time in checkpoints; 32 MB costs no more time than 64 MB
+# did (bench/pull.py), and the checkpoint when the store closes, and a restart's replay after a crash, are smaller.
+# In `inlet serve`, 8 MB doubled the collect path's p99 latency (bench/collect.py): checkpoints came four times
+# as often on the core that answers requests.
+CHECKPOINT_THRESHOLD = "32MB"
+# A process that holds the store only to sync (`inlet sync` with no server) folds in every 8 MB instead: data not
+# yet folded in stays in memory, and a first sync of 100,000 Stripe customers peaked ~17 MB lower for ~3% more
+# time. Its statements are small and one at a time, where DuckDB's worker threads gave no speed and ~40 MB more
+# peak memory: one thread (an `inlet sql` that process answers meanwhile runs on one thread too).
+SYNC_ONLY_SETTINGS = ("SET checkpoint_threshold = '8MB'", "SET threads = 1")
 # DuckDB's own memory in the process that holds the store (its default is 80 % of the machine's RAM, which it
 # fills with cached blocks). Queries that need more spill to `<store>.tmp`. `store.memory_limit` overrides it.
-# 96 MB would keep a first sync of 100,000 Stripe customers near 300 MB of RSS instead of ~410 MB at no cost in
-# time, but a HubSpot update pass (12,000 contacts of ~2.7 KB) ran out of memory there: not the default.
+# Lower limits barely lower a sync's peak RSS any more (96 MB: ~15 MB less), and at 96 MB a first sync of 13,000
+# HubSpot contacts (~2.7 KB each) ran out of memory inserting 3,200 of them in one transaction.
 DEFAULT_MEMORY_LIMIT = "256MB"
 
 
@@ -69,6 +75,12 @@ def open_store(
         con.close()
         raise
     return con
+
+
+def tune_for_sync_only(con: duckdb.DuckDBPyConnection) -> None:
+    """Settings for a process that holds the store only to run syncs (see SYNC_ONLY_SETTINGS)."""
+    for setting in SYNC_ONLY_SETTINGS:
+        con.execute(setting)
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.config import Config
 from engine.server.control import ControlServer, ask, socket_answers, socket_path
+from engine.store.database import tune_for_sync_only
 from engine.sync.service import SyncRefused, result_dict
 
 OnProgress = Callable[[dict], None]
@@ -48,10 +49,7 @@ async def _here(config: Config, request: dict, on_progress: OnProgress) -> dict[
 
     tune_memory()
     state = build_state(config)
-    # This process holds the store only to sync: its statements are small and one at a time, where DuckDB's
-    # worker threads gave no speed and ~40 MB more peak memory (bench/pull.py). `inlet serve` keeps them for
-    # the queries it answers; an `inlet sql` this process answers meanwhile runs on one thread.
-    state.con.execute("SET threads = 1")
+    tune_for_sync_only(state.con)  # one DuckDB thread, smaller checkpoints: less memory, no slower
     tune_gc()  # a first sync allocates millions of short-lived objects: full collections cost ~5% of it
     try:
         state.writer.start(asyncio.get_running_loop())
