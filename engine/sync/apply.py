@@ -166,22 +166,19 @@ _NOT_OLDER = """
     ORDER BY p.pos
 """
 
-# DuckDB's upsert keeps the first of two rows with the same key in one statement: only the newest goes in.
-_UPSERT_SQL = """
+_INSERT = """
     INSERT INTO records
     SELECT $source, $type, external_id, updated_at, deleted, data, make_timestamp($now)::TIMESTAMPTZ FROM changes
-    {newest}
+"""
+_ON_CONFLICT = """
     ON CONFLICT (source_id, object_type, external_id) DO UPDATE SET
         updated_at = excluded.updated_at, deleted = excluded.deleted, data = excluded.data,
         synced_at = excluded.synced_at
 """
-
-_UPSERT = _UPSERT_SQL.format(newest="QUALIFY row_number() OVER (PARTITION BY external_id "
-                                     "ORDER BY pos >> 32 DESC, updated_at DESC, pos DESC) = 1")
-_UPSERT_ONCE = _UPSERT_SQL.format(newest="")  # each object once in the changes: nothing to choose between
-# None of the objects is stored (the scan of stored ids said so, in this transaction of the one writer) and each
-# comes once: a plain insert, half the upsert's cost (it still checks the key; a conflict would be an error).
-_INSERT_NEW = _UPSERT_SQL.split("ON CONFLICT")[0].format(newest="")
+# DuckDB's upsert keeps the first of two rows with the same key in one statement: only the newest goes in.
+_UPSERT = (_INSERT + "QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY pos >> 32 DESC, updated_at DESC, "
+           "pos DESC) = 1" + _ON_CONFLICT)
+_UPSERT_ONCE = _INSERT + _ON_CONFLICT  # each object once in the changes: nothing to choose between
 
 _EVENTS = """
     INSERT INTO events
@@ -230,7 +227,9 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
         return counts
     changes = _as_json(_with_profiles(con, target, changes, now))
     with _registered(con, "changes", changes):
-        con.execute(_INSERT_NEW if new else _UPSERT_ONCE if once else _UPSERT, {**keys, "now": now})
+        # all new (the scan of stored ids said so, in this transaction of the one writer): a plain insert, half
+        # the upsert's cost; it still checks the key, and a conflict would be an error, not a lost row
+        con.execute(_INSERT if new else _UPSERT_ONCE if once else _UPSERT, {**keys, "now": now})
         con.execute(_EVENTS, {**keys, "now": now, "run": target.run_id})
     kinds = changes.column("change").to_pylist()
     counts.created, counts.updated, counts.deleted = (kinds.count(k) for k in ("created", "updated", "deleted"))
