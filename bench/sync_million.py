@@ -15,7 +15,9 @@ import threading
 import time
 from pathlib import Path
 
+from engine.server.boot import tune_memory
 from engine.store import StoreWriter, open_store, spool_dir
+from engine.store.database import tune_for_sync_only
 from engine.sync.model import Page, RecordIn
 from engine.sync.runner import run_sync
 
@@ -66,6 +68,8 @@ async def run(records: int, memory_limit: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "million.duckdb"
         con = open_store(path, memory_limit=memory_limit)
+        tune_memory()
+        tune_for_sync_only(con)  # as `inlet sync` holding the store sets it
         writer = StoreWriter(con, spool_dir(path))
         writer.start(asyncio.get_running_loop())
         result = await run_sync("bench", Connector(records), writer.run)

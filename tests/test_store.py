@@ -63,7 +63,7 @@ def test_an_older_store_is_upgraded_and_keeps_its_data(tmp_path):
         open_store(path, read_only=True)
 
 
-def test_version_6_compresses_pulled_json_with_zstd_and_keeps_what_a_version_5_store_held(tmp_path):
+def test_version_6_compresses_pulled_json_with_zstd_and_keeps_what_a_version_5_store_held(tmp_path, caplog):
     path = tmp_path / "inlet.duckdb"
     con = open_store(path, migrations=MIGRATIONS[:5])
     con.execute("""INSERT INTO records SELECT 'billing', 'customer', 'cus_' || i, now(), i % 7 = 0,
@@ -73,6 +73,7 @@ def test_version_6_compresses_pulled_json_with_zstd_and_keeps_what_a_version_5_s
     before = {t: con.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in ("records", "events")}
     con.close()
     con = open_store(path)
+    assert f"upgrading the store {path} from schema version 5 to {LATEST_VERSION}" in caplog.text
     assert {t: con.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in before} == before
     con.execute("CHECKPOINT")
     storage = """SELECT DISTINCT compression FROM pragma_storage_info('{}')

@@ -6,6 +6,7 @@ holds it read-write; other processes reach the data through the server's control
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import duckdb
@@ -13,6 +14,7 @@ import duckdb
 from engine.store.schema import MIGRATIONS
 
 LATEST_VERSION = len(MIGRATIONS)
+log = logging.getLogger("inlet.store")
 
 
 class StoreError(Exception):
@@ -106,6 +108,9 @@ def _upgrade(con, path: Path, read_only: bool, migrations: tuple[str, ...]) -> N
             f"the store {path} has schema version {version} and needs upgrading to {latest}: "
             "start `inlet serve` once to upgrade it"
         )
+    if version:  # a store with data: some upgrades rewrite whole tables (version 6: records and events)
+        log.warning("upgrading the store %s from schema version %d to %d; on a large store this takes a while "
+                    "(about 5 s per million events on a small machine)", path, version, latest)
     con.execute("BEGIN")
     try:
         con.execute(

@@ -209,7 +209,7 @@ MIGRATIONS: tuple[str, ...] = (
         synced_at   TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (source_id, object_type, external_id)
     );
-    INSERT INTO records_v6 SELECT * FROM records ORDER BY rowid;
+    INSERT INTO records_v6 SELECT * FROM records;  -- in the stored order: DuckDB keeps insertion order
     DROP TABLE records;
     ALTER TABLE records_v6 RENAME TO records;
     CREATE TABLE events_v6 (
@@ -223,7 +223,7 @@ MIGRATIONS: tuple[str, ...] = (
         properties  JSON USING COMPRESSION zstd NOT NULL,
         context     JSON NOT NULL
     );
-    INSERT INTO events_v6 SELECT * FROM events ORDER BY rowid;
+    INSERT INTO events_v6 SELECT * FROM events;
     DROP TABLE events;
     ALTER TABLE events_v6 RENAME TO events;
     """,
