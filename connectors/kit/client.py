@@ -24,6 +24,7 @@ from connectors.kit.limiter import RateLimiter
 from connectors.kit.pagination import Paginator, dig
 from connectors.kit.retry import RetryPolicy
 from connectors.kit.statuses import Action, classify
+from connectors.kit.transport import ThreadedTransport
 
 __all__ = ["SourceClient"]
 
@@ -34,7 +35,8 @@ MAX_QUOTE = 300  # characters of the vendor's error message kept in our errors
 class SourceClient:
     """`idempotency_header` (Stripe: "Idempotency-Key") makes POSTs safe to retry: one key per logical call,
     the same on every attempt. Without it a POST is retried only after a 429, which means it never ran.
-    `transport` replaces the network (tests, the in-process sandbox)."""
+    `transport` replaces the network (tests, the in-process sandbox); by default requests go out through httpx's
+    synchronous transport on worker threads (`ThreadedTransport`: the async one cost ~60% more CPU per request)."""
 
     def __init__(self, source_id: str, base_url: str, auth: httpx.Auth | None = None, *,
                  limiter: RateLimiter | None = None, retry_policy: RetryPolicy | None = None,
@@ -47,7 +49,8 @@ class SourceClient:
         self._secrets: tuple[str, ...] = tuple(getattr(auth, "secrets", ()))
         self.requests = 0  # HTTP requests sent, retries included
         self.rate_limited = 0  # 429 answers received
-        self._http = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout, transport=transport,
+        self._http = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout,
+                                       transport=transport or ThreadedTransport(),
                                        headers={"User-Agent": user_agent, "Accept": "application/json",
                                                 **(headers or {})})
 
