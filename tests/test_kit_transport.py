@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from connectors.kit import SourceClient
-from connectors.kit.transport import ThreadedTransport
+from connectors.kit.transport import ThreadedTransport, verified_context
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_a_request_left_waiting_never_holds_up_the_exit(silent_server):
     # request's 30 s timeout
     script = f"""
 import asyncio, httpx
-from connectors.kit.transport import ThreadedTransport
+from connectors.kit.transport import ThreadedTransport, verified_context
 
 async def main():
     client = httpx.AsyncClient(base_url={silent_server!r}, transport=ThreadedTransport(), timeout=30)
@@ -125,3 +126,15 @@ async def test_a_timeout_is_still_an_httpx_timeout(silent_server):
     async with httpx.AsyncClient(base_url=silent_server, transport=ThreadedTransport(), timeout=0.3) as client:
         with pytest.raises(httpx.ReadTimeout):
             await client.get("/never")
+
+
+def test_one_verified_tls_context_per_process_and_none_trusted_for_plain_http_clients():
+    assert ThreadedTransport()._sync._pool._ssl_context is ThreadedTransport()._sync._pool._ssl_context
+    verified = verified_context()
+    assert verified.verify_mode == ssl.CERT_REQUIRED and verified.cert_store_stats()["x509_ca"] > 0
+    # a plain-HTTP base URL (the sandbox) skips loading the CA bundle; an https URL reached through it anyway is
+    # refused for want of a trusted CA instead of being read unverified
+    plain = SourceClient("billing", "http://127.0.0.1:9")._http._transport._sync._pool._ssl_context
+    assert plain is not verified and plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
+    assert plain.cert_store_stats()["x509_ca"] == 0
+    assert SourceClient("billing", "https://api.stripe.com")._http._transport._sync._pool._ssl_context is verified

@@ -50,7 +50,7 @@ class SourceClient:
         self.requests = 0  # HTTP requests sent, retries included
         self.rate_limited = 0  # 429 answers received
         self._http = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout,
-                                       transport=transport or ThreadedTransport(),
+                                       transport=transport or ThreadedTransport(tls=not base_url.startswith("http:")),
                                        headers={"User-Agent": user_agent, "Accept": "application/json",
                                                 **(headers or {})})
 

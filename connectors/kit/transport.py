@@ -6,6 +6,10 @@ pages of 100 Stripe customers from the sandbox took 1.39 s of CPU through `httpx
 front of this transport does everything else as before: auth, base URL, headers, timeouts, and the kit's limits and
 retries. Each response is read whole on its thread, as every connector reads its JSON pages whole anyway.
 
+TLS: one CA-verifying context per process, made on first use (loading the CA bundle cost 20-40 ms per client);
+a client of a plain-HTTP base URL (the sandbox, a local proxy) gets a context that trusts no CA at all, so an https
+URL reached anyway fails verification instead of going unverified.
+
 The workers are daemon threads: a request still waiting for its answer when its sync is cancelled runs out on its
 own (its timeout bounds it) and never holds up the process's exit.
 """
@@ -13,7 +17,9 @@ own (its timeout bounds it) and never holds up the process's exit.
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
+import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -27,9 +33,10 @@ WORKERS = 8  # requests in flight at once per client; more wait their turn
 
 
 class ThreadedTransport(httpx.AsyncBaseTransport):
-    """Takes `httpx.HTTPTransport`'s arguments."""
+    """`tls=False` for a plain-HTTP base URL; other keywords go to `httpx.HTTPTransport`."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, tls: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("verify", verified_context() if tls else refusing_context())
         self._sync = httpx.HTTPTransport(**kwargs)
         self._workers = _Workers(WORKERS, "inlet-http")
 
@@ -48,6 +55,15 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         self._workers.stop()
         self._sync.close()
+
+
+@functools.cache
+def verified_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
+
+
+def refusing_context() -> ssl.SSLContext:
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names, against no CA
 
 
 class _Workers:
