@@ -89,22 +89,20 @@ def apply_pages(con: duckdb.DuckDBPyConnection, target: Target, pages: list[Page
 
 
 def _incoming(pages: list[Page], now: int) -> pa.Table:
-    ids, datas, deleted, updated, vendor, pos = [], [], [], [], [], []
-    dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
+    records = [record for page in pages for record in page.records]
+    pos: list[int] = []
     n = 0
-    for index, page in enumerate(pages):
-        base = index << 32  # a later page wins over any position in an earlier one
-        for record in page.records:
-            ids.append(record.external_id)
-            data = record.data
-            datas.append(data if data is None or isinstance(data, str) else dumps(data, option=sort).decode())
-            deleted.append(record.deleted)
-            updated.append(now if record.updated_at_us is None else record.updated_at_us)
-            vendor.append(record.vendor_event_id)
-            pos.append(base + n)
-            n += 1
-    arrays = [pa.array(ids, pa.string()), pa.array(datas, pa.string()), pa.array(deleted, pa.bool_()),
-              pa.array(updated, _TS), pa.array(vendor, pa.string()), pa.array(pos, pa.int64())]
+    for index, page in enumerate(pages):  # a later page wins over any position in an earlier one
+        start = (index << 32) + n
+        pos.extend(range(start, start + len(page.records)))
+        n += len(page.records)
+    dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
+    datas = [d if d is None or isinstance(d, str) else dumps(d, option=sort).decode() for d in
+             [r.data for r in records]]
+    arrays = [pa.array([r.external_id for r in records], pa.string()), pa.array(datas, pa.string()),
+              pa.array([r.deleted for r in records], pa.bool_()),
+              pa.array([now if r.updated_at_us is None else r.updated_at_us for r in records], _TS),
+              pa.array([r.vendor_event_id for r in records], pa.string()), pa.array(pos, pa.int64())]
     return pa.Table.from_arrays(arrays, schema=_INCOMING)
 
 
