@@ -104,7 +104,7 @@ class FakeHubSpot:
 
 @pytest.fixture
 def fake():
-    with respx.mock(assert_all_called=False) as router:
+    with respx.mock(using="httpx", assert_all_called=False) as router:
         yield lambda **kw: FakeHubSpot(router, **kw)
 
 
@@ -253,7 +253,7 @@ async def test_records_archived_since_the_last_window_are_marked_deleted(fake):
 
 
 async def test_owners_are_a_complete_read_every_run():
-    with respx.mock() as router:
+    with respx.mock(using="httpx") as router:
         owners = [{"id": str(i), "email": f"o{i}@x.test", "updatedAt": iso(NOW_MS)} for i in range(1, 4)]
         router.get(f"{BASE}/crm/v3/owners").mock(return_value=httpx.Response(200, json={"results": owners}))
         connector, s = stream(objects=("owners",))
@@ -263,7 +263,7 @@ async def test_owners_are_a_complete_read_every_run():
 
 
 async def test_the_daily_limit_fails_at_once_with_a_clear_message():
-    with respx.mock() as router:
+    with respx.mock(using="httpx") as router:
         route = router.get(f"{BASE}/crm/v3/properties/contacts").mock(return_value=httpx.Response(
             429, json={"status": "error", "message": "You have reached your daily limit.", "errorType": "RATE_LIMIT",
                        "policyName": "DAILY", "correlationId": "x"}))

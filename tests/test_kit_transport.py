@@ -1,7 +1,9 @@
-"""The kit's default transport: httpx's synchronous transport on worker threads, behind the async client."""
+"""The kit's default transport: the standard library's HTTP/1.1 connections on worker threads, behind the async
+client."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import subprocess
@@ -129,12 +131,146 @@ async def test_a_timeout_is_still_an_httpx_timeout(silent_server):
 
 
 def test_one_verified_tls_context_per_process_and_none_trusted_for_plain_http_clients():
-    assert ThreadedTransport()._sync._pool._ssl_context is ThreadedTransport()._sync._pool._ssl_context
+    assert ThreadedTransport().ssl_context is ThreadedTransport().ssl_context
     verified = verified_context()
     assert verified.verify_mode == ssl.CERT_REQUIRED and verified.cert_store_stats()["x509_ca"] > 0
     # a plain-HTTP base URL (the sandbox) skips loading the CA bundle; an https URL reached through it anyway is
     # refused for want of a trusted CA instead of being read unverified
-    plain = SourceClient("billing", "http://127.0.0.1:9")._http._transport._sync._pool._ssl_context
+    plain = SourceClient("billing", "http://127.0.0.1:9")._http._transport.ssl_context
     assert plain is not verified and plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
     assert plain.cert_store_stats()["x509_ca"] == 0
-    assert SourceClient("billing", "https://api.stripe.com")._http._transport._sync._pool._ssl_context is verified
+    assert SourceClient("billing", "https://api.stripe.com")._http._transport.ssl_context is verified
+
+
+class ScriptedServer:
+    """A loopback HTTP/1.1 server whose every connection answers with the next of `answers`: raw bytes to send
+    after reading one request, a 1-tuple of bytes to send before closing the connection, or None to close it
+    without answering. Counts connections."""
+
+    def __init__(self, answers: list[bytes | tuple[bytes] | None]) -> None:
+        self.answers = list(answers)
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen()
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            buffered = b""
+            while self.answers:
+                while b"\r\n\r\n" not in buffered:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffered += chunk
+                head, _, buffered = buffered.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(buffered) < length:
+                    buffered += conn.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + buffered[:length])
+                buffered = buffered[length:]
+                answer = self.answers.pop(0)
+                if answer is None:
+                    return
+                if isinstance(answer, tuple):  # (bytes,): send them, then close
+                    conn.sendall(answer[0])
+                    return
+                conn.sendall(answer)
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def ok(body: bytes, *headers: str) -> bytes:
+    extra = "".join(f"{h}\r\n" for h in headers)
+    return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode() + body
+
+
+async def test_connections_are_kept_alive_and_headers_and_bodies_go_out_whole():
+    server = ScriptedServer([ok(b'{"n": 1}'), ok(b'{"n": 2}'), ok(b'{"n": 3}')])
+    async with httpx.AsyncClient(base_url=server.url, transport=ThreadedTransport(tls=False),
+                                 headers={"Authorization": "Bearer t"}) as client:
+        got = [(await client.get("/v1/customers", params={"limit": 2})).json()["n"] for _ in range(2)]
+        posted = await client.post("/v1/customers", data={"email": "a@example.com"})
+    server.close()
+    assert got == [1, 2] and posted.json() == {"n": 3}
+    assert server.connections == 1  # one connection for the three requests
+    first, _, third = server.requests
+    assert first.startswith(b"GET /v1/customers?limit=2 HTTP/1.1\r\n")
+    assert b"\r\nAuthorization: Bearer t\r\n" in first and b"\r\nHost: 127.0.0.1:" in first
+    assert third.startswith(b"POST /v1/customers HTTP/1.1\r\n") and third.endswith(b"\r\n\r\nemail=a%40example.com")
+
+
+async def test_gzip_and_chunked_bodies_are_decoded():
+    import gzip
+    packed = gzip.compress(b'{"data": [1, 2, 3]}')
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n"
+    server = ScriptedServer([ok(packed, "Content-Encoding: gzip"), chunked])
+    async with httpx.AsyncClient(base_url=server.url, transport=ThreadedTransport(tls=False)) as client:
+        assert (await client.get("/a")).json() == {"data": [1, 2, 3]}
+        assert (await client.get("/b")).json() == {"a": 1}
+    server.close()
+    assert b"accept-encoding: gzip" in server.requests[0].lower()
+
+
+async def test_an_idle_connection_the_server_closed_is_replaced_before_use():
+    server = ScriptedServer([ok(b"1")])  # answers once, then closes the connection while it is idle
+    async with httpx.AsyncClient(base_url=server.url, transport=ThreadedTransport(tls=False)) as client:
+        assert (await client.get("/a")).text == "1"
+        await asyncio.sleep(0.2)  # the server's side is closed by now
+        server.answers = [ok(b"2")]
+        assert (await client.get("/b")).text == "2"
+    server.close()
+    assert server.connections == 2 and len(server.requests) == 2  # no request was lost on the closed one
+
+
+async def test_a_get_meeting_a_connection_closed_under_it_is_sent_once_more_and_a_post_is_not():
+    # the server reads the request on the kept-alive connection, then closes it without a word
+    server = ScriptedServer([ok(b"1"), None, ok(b"2")])
+    async with httpx.AsyncClient(base_url=server.url, transport=ThreadedTransport(tls=False)) as client:
+        assert (await client.get("/a")).text == "1"
+        assert (await client.get("/b")).text == "2"  # closed under it, sent again on a new connection
+    server.close()
+    assert server.connections == 2 and [r.split(b" ")[1] for r in server.requests] == [b"/a", b"/b", b"/b"]
+
+    server = ScriptedServer([ok(b"1"), None, ok(b"2")])
+    async with httpx.AsyncClient(base_url=server.url, transport=ThreadedTransport(tls=False)) as client:
+        assert (await client.get("/a")).text == "1"
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post("/b", content=b"x")  # it may have run: the kit's retry policy decides
+        assert (await client.get("/c")).text == "2"
+    server.close()
+    assert [r.split(b" ")[1] for r in server.requests] == [b"/a", b"/b", b"/c"]
+
+
+async def test_failures_are_httpx_exceptions():
+    refused = socket.socket()
+    refused.bind(("127.0.0.1", 0))
+    port = refused.getsockname()[1]
+    refused.close()  # nothing listens there now
+    cut_short = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\""
+    garbage = b"HTTP/1.1 abc\r\n\r\n"
+    server = ScriptedServer([(cut_short,), (garbage,)])
+    async with httpx.AsyncClient(transport=ThreadedTransport(tls=False)) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"http://127.0.0.1:{port}/x")
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get(f"{server.url}/cut")
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get(f"{server.url}/garbage")
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await ThreadedTransport(tls=False).handle_async_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
+    server.close()

@@ -59,7 +59,7 @@ def clock():
 
 @pytest.fixture
 def router():
-    with respx.mock(assert_all_called=False) as r:
+    with respx.mock(using="httpx", assert_all_called=False) as r:
         yield r
 
 

@@ -59,7 +59,7 @@ class FakeStripe:
 
 @pytest.fixture
 def stripe() -> Iterator[FakeStripe]:
-    with respx.mock(assert_all_called=False) as router:
+    with respx.mock(using="httpx", assert_all_called=False) as router:
         fake = FakeStripe(router)
         yield fake
     assert set(fake.answers) == fake.used, "some scripted answers were never asked for"
