@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Iterator
@@ -270,3 +271,38 @@ async def test_pages_posts_graphql_queries_with_cursor_variables(api: respx.Mock
                                                graphql_query="query($first:Int,$after:String){...}")]
     assert [edge["node"]["id"] for page in pages for edge in page] == ["A", "B"]
     assert json.loads(route.calls[1].request.content)["variables"] == {"first": 2, "after": "A"}
+
+
+async def test_pages_reads_one_page_ahead(api: respx.MockRouter, clock: FakeClock) -> None:
+    # the request for page 2 is out before page 1 is handed over; stopping after page 2 cancels page 3's, so it is
+    # never asked for again and nothing is left running
+    route = api.get("/v1/customers").mock(side_effect=[
+        httpx.Response(200, json={"data": [{"id": "c3"}], "has_more": True}),
+        httpx.Response(200, json={"data": [{"id": "c2"}], "has_more": True}),
+        httpx.Response(200, json={"data": [{"id": "c1"}], "has_more": False}),
+    ])
+    seen: list[int] = []
+    async with make_client(clock) as client:
+        pages = client.pages(StartingAfter(limit=1), "/v1/customers", object_name="customers", records_path="data")
+        async for records in pages:
+            await asyncio.sleep(0.05)  # the next page's request runs meanwhile
+            seen.append(route.call_count)
+            if records[0]["id"] == "c2":
+                break
+        await pages.aclose()
+    assert seen[0] == 2  # page 2 was fetched while page 1 was still being handled
+    assert route.call_count <= 3 and not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+async def test_a_failed_read_ahead_is_raised_at_the_page_it_was_for(api: respx.MockRouter, clock: FakeClock) -> None:
+    api.get("/v1/customers").mock(side_effect=[
+        httpx.Response(200, json={"data": [{"id": "c3"}], "has_more": True}),
+        httpx.Response(404, json={"error": {"message": "No such customer: 'c3'", "type": "invalid_request_error"}}),
+    ])
+    got = []
+    async with make_client(clock) as client:
+        with pytest.raises(RequestRejected) as caught:
+            async for records in client.pages(StartingAfter(limit=1), "/v1/customers", object_name="customers",
+                                              records_path="data"):
+                got.append(records)
+    assert got == [[{"id": "c3"}]] and caught.value.status == 404  # the first page is handed over whole first

@@ -9,6 +9,8 @@ and in the URL before either is quoted.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -95,24 +97,44 @@ class SourceClient:
                               object_name: str, records_path: str | Sequence[str],
                               graphql_query: str | None = None) -> AsyncIterator[tuple[list[Any], Any]]:
         """As `pages`, with the parameters of the page after each one (None after the last): a stream whose
-        vendor hands out opaque page tokens commits them as its cursor, to resume exactly there."""
-        method = "GET" if graphql_query is None else "POST"
+        vendor hands out opaque page tokens commits them as its cursor, to resume exactly there.
+
+        Reads one page ahead: the request for the next page goes out (through the limiter and the retry policy,
+        like any other) before this page is handed over, so the vendor's time to answer overlaps with ours to
+        store the page. Its failure is raised where the next page is awaited, as if it had been sent then; a
+        caller that stops early cancels it."""
         request: dict[str, Any] | None = paginator.first_request(params)
-        while request is not None:
-            if graphql_query is None:
-                response, body = await self._request(method, path, object_name, request, None, None, True)
-            else:
-                payload = {"query": graphql_query, "variables": request}
-                response, body = await self._request(method, path, object_name, None, None, payload, True)
-            records = dig(body, records_path)
-            if not isinstance(records, list):  # a wrong records_path must fail loudly, not sync nothing
-                raise self._error(FatalError, object_name, response.status_code,
-                                  f"{method} {path}: no list of records at {records_path!r} in the response")
-            try:
-                request = paginator.next_request(response, body)
-            except ConnectorError as exc:
-                raise exc.with_context(self.source_id, object_name) from None
-            yield records, request
+        pending = self._page_request(path, object_name, request, graphql_query) if request is not None else None
+        try:
+            while pending is not None:
+                response, body = await pending
+                pending = None
+                records = dig(body, records_path)
+                if not isinstance(records, list):  # a wrong records_path must fail loudly, not sync nothing
+                    method = "GET" if graphql_query is None else "POST"
+                    raise self._error(FatalError, object_name, response.status_code,
+                                      f"{method} {path}: no list of records at {records_path!r} in the response")
+                try:
+                    request = paginator.next_request(response, body)
+                except ConnectorError as exc:
+                    raise exc.with_context(self.source_id, object_name) from None
+                if request is not None:
+                    pending = self._page_request(path, object_name, request, graphql_query)
+                yield records, request
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+
+    def _page_request(self, path: str, object_name: str, request: dict[str, Any],
+                      graphql_query: str | None) -> asyncio.Task[tuple[httpx.Response, Any]]:
+        if graphql_query is None:
+            sent = self._request("GET", path, object_name, request, None, None, True)
+        else:
+            payload = {"query": graphql_query, "variables": request}
+            sent = self._request("POST", path, object_name, None, None, payload, True)
+        return asyncio.ensure_future(sent)
 
     async def _request(self, method: str, path: str, object_name: str, params: Mapping[str, Any] | None,
                        data: Mapping[str, Any] | None, json_body: Any, idempotent: bool) -> tuple[httpx.Response, Any]:

@@ -11,9 +11,10 @@ base URL, headers, cookies, timeouts, the decoding of gzip or deflate bodies, an
 
 What a transport owes the client is kept: every failure is the httpx exception httpx's own transport raises for
 it (ConnectTimeout, ReadTimeout, ConnectError, RemoteProtocolError, ...), so the retry table reads them alike;
-timeouts come from the request (connect, write and read apart); connections are kept alive, one per worker
-thread and host, and an idle one the server has closed meanwhile is replaced before it is used (a request that
-meets a connection closed under it anyway is sent once more on a new one when it is a GET or HEAD).
+timeouts come from the request (connect, write and read apart); connections are kept alive and shared by the
+workers (the one used last goes out first), and an idle one the server has closed meanwhile is replaced before it
+is used (a request that meets a connection closed under it anyway is sent once more on a new one when it is a GET
+or HEAD).
 
 TLS: one CA-verifying context per process, made on first use (loading the CA bundle cost 20-40 ms per client);
 a client of a plain-HTTP base URL (the sandbox, a local proxy) gets a context that trusts no CA at all, so an https
@@ -56,9 +57,9 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
     def __init__(self, *, tls: bool = True, verify: ssl.SSLContext | None = None) -> None:
         self.ssl_context = verify or (verified_context() if tls else refusing_context())
         self._workers = _Workers(WORKERS, "inlet-http")
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._open: set[http.client.HTTPConnection] = set()
+        self._idle: dict[tuple, list[http.client.HTTPConnection]] = {}  # by origin, the last used at the end
+        self._busy: set[http.client.HTTPConnection] = set()
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -67,59 +68,69 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         self._workers.stop()
         with self._lock:
-            self._closed, connections = True, list(self._open)
-            self._open.clear()
+            self._closed = True
+            connections = [c for idle in self._idle.values() for c in idle] + list(self._busy)
+            self._idle.clear()
+            self._busy.clear()
         for connection in connections:
             connection.close()
 
     # -- on a worker thread -----------------------------------------------------------------------------------
     def _send(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout") or {}
+        origin = (request.url.scheme, request.url.host, request.url.port)
         for last_try in (False, True):
-            connection, reused = self._connection(request.url, timeouts.get("connect"))
+            connection, reused = self._take(origin, timeouts.get("connect"))
             try:
-                return _exchange(connection, request, timeouts)
+                response = _exchange(connection, request, timeouts)
             except _ClosedUnderUs:
-                self._drop(request.url, connection)
+                self._discard(connection)
                 if last_try or not reused or request.method not in RESENDABLE:
                     raise
+                continue
             except BaseException:
-                self._drop(request.url, connection)
+                self._discard(connection)
                 raise
+            self._give_back(origin, connection)
+            return response
         raise AssertionError("unreachable")
 
-    def _connection(self, url: httpx.URL, connect_timeout: float | None) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's connection to the URL's origin, and whether it served a request before; an idle one
-        the server closed (readable: its EOF is waiting) is replaced."""
-        pool: dict = self._local.__dict__.setdefault("pool", {})
-        key = (url.scheme, url.host, url.port)
-        connection = pool.get(key)
-        if connection is not None:
-            if connection.sock is not None and not _readable(connection.sock):
-                return connection, True
-            self._drop(url, connection)
-        if self._closed:
-            raise RuntimeError("the transport is closed")
-        host = url.host
-        if url.scheme == "https":
-            connection = http.client.HTTPSConnection(host, url.port or 443, timeout=connect_timeout,
-                                                     context=self.ssl_context)
-        elif url.scheme == "http":
-            connection = http.client.HTTPConnection(host, url.port or 80, timeout=connect_timeout)
-        else:
-            raise httpx.UnsupportedProtocol(f"the URL scheme {url.scheme!r} is not http or https")
-        pool[key] = connection
+    def _take(self, origin: tuple, connect_timeout: float | None) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle kept-alive connection to `origin` (the one used last), else a new one; and whether it served a
+        request before. An idle one the server has closed meanwhile (readable: its EOF is waiting) is closed."""
         with self._lock:
-            self._open.add(connection)
-        return connection, False
+            if self._closed:
+                raise RuntimeError("the transport is closed")
+            idle = self._idle.get(origin) or []
+            while idle:
+                connection = idle.pop()
+                if connection.sock is not None and not _readable(connection.sock):
+                    self._busy.add(connection)
+                    return connection, True
+                connection.close()
+            scheme, host, port = origin
+            if scheme == "https":
+                connection = http.client.HTTPSConnection(host, port or 443, timeout=connect_timeout,
+                                                         context=self.ssl_context)
+            elif scheme == "http":
+                connection = http.client.HTTPConnection(host, port or 80, timeout=connect_timeout)
+            else:
+                raise httpx.UnsupportedProtocol(f"the URL scheme {scheme!r} is not http or https")
+            self._busy.add(connection)
+            return connection, False
 
-    def _drop(self, url: httpx.URL, connection: http.client.HTTPConnection) -> None:
-        connection.close()
-        pool: dict = self._local.__dict__.setdefault("pool", {})
-        if pool.get((url.scheme, url.host, url.port)) is connection:
-            del pool[(url.scheme, url.host, url.port)]
+    def _give_back(self, origin: tuple, connection: http.client.HTTPConnection) -> None:
         with self._lock:
-            self._open.discard(connection)
+            self._busy.discard(connection)
+            if self._closed or connection.sock is None:  # the server said it closes the connection
+                connection.close()
+                return
+            self._idle.setdefault(origin, []).append(connection)
+
+    def _discard(self, connection: http.client.HTTPConnection) -> None:
+        connection.close()
+        with self._lock:
+            self._busy.discard(connection)
 
 
 def _exchange(connection: http.client.HTTPConnection, request: httpx.Request, timeouts: dict) -> httpx.Response:
