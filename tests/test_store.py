@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from engine.ids import new_id
+from engine.server.boot import SWITCH_INTERVAL, tune_switching
 from engine.store import (
     LATEST_VERSION,
     EventIn,
@@ -281,3 +282,13 @@ def test_a_process_that_only_syncs_runs_duckdb_on_one_thread_with_smaller_checkp
     assert con.execute("SELECT current_setting('threads'), current_setting('checkpoint_threshold')").fetchall() == \
         [(default_threads, "30.5 MiB")]
     con.close()
+
+
+def test_a_process_that_syncs_hands_the_gil_over_sooner():
+    # the store writer's thread waits out a busy thread's switch interval each time DuckDB takes the GIL back
+    before = sys.getswitchinterval()
+    try:
+        tune_switching()
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) and SWITCH_INTERVAL < before
+    finally:
+        sys.setswitchinterval(before)

@@ -5,6 +5,7 @@ the HTTP stack, so that a sync run in its own process does not import the server
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from engine.store import StoreError, StoreLockedError, StoreWriter, open_store, 
 from engine.store.sources import mirror_sources
 
 LOCK_WAIT = 10.0  # seconds to wait for a reader of the file (`inlet sql` with no server) to finish
+SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the GIL while another waits for it (Python's default: 0.005)
 
 
 def build_state(config: Config, config_path: Path | None = None) -> InletState:
@@ -56,3 +58,13 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 50, 100)
+
+
+def tune_switching() -> None:
+    """Hand the GIL over sooner in a process that syncs. DuckDB's Python client takes the GIL back between the
+    small tasks a statement runs as (to check for Ctrl-C), and each time a busy Python thread holds it, the store
+    writer's thread waits out the rest of that thread's switch interval. Measured on two cores: 100,000 Stripe
+    customers applied and committed took 1.7 s alone, 11.7 s beside a thread running Python at the default 5 ms,
+    and 2.0 s at 0.2 ms; a whole `inlet sync` of them, unpinned, took 5-21% less wall time at 0.5 ms than at 5 ms
+    (four pairs of runs), and on one core no measurable difference either way."""
+    sys.setswitchinterval(SWITCH_INTERVAL)

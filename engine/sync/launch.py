@@ -45,12 +45,13 @@ def _through_server(sock, request: dict, on_progress: OnProgress) -> dict[str, A
 
 
 async def _here(config: Config, request: dict, on_progress: OnProgress) -> dict[str, Any]:
-    from engine.server.boot import build_state, tune_gc, tune_memory
+    from engine.server.boot import build_state, tune_gc, tune_memory, tune_switching
 
     tune_memory()
     state = build_state(config)
     tune_for_sync_only(state.con)  # one DuckDB thread, smaller checkpoints: less memory, no slower
     tune_gc()  # a first sync allocates millions of short-lived objects: full collections cost ~5% of it
+    tune_switching()  # the store writer's thread gets the GIL back sooner from the fetching
     try:
         state.writer.start(asyncio.get_running_loop())
         await state.syncs.sender.release_unsent()
