@@ -66,5 +66,7 @@ def tune_switching() -> None:
     writer's thread waits out the rest of that thread's switch interval. Measured on two cores: 100,000 Stripe
     customers applied and committed took 1.7 s alone, 11.7 s beside a thread running Python at the default 5 ms,
     and 2.0 s at 0.2 ms; a whole `inlet sync` of them, unpinned, took 5-21% less wall time at 0.5 ms than at 5 ms
-    (four pairs of runs), and on one core no measurable difference either way."""
+    (four pairs of runs), and on one core no measurable difference either way. `inlet serve` keeps Python's
+    default: at 0.5 ms its collect path answered 20-25% fewer requests per second (bench/collect.py, two pairs of
+    runs: 7,016-7,045 against 8,839-9,490 events/s), its request handling being the busy thread then."""
     sys.setswitchinterval(SWITCH_INTERVAL)
