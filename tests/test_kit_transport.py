@@ -274,3 +274,50 @@ async def test_failures_are_httpx_exceptions():
         with pytest.raises(httpx.UnsupportedProtocol):
             await ThreadedTransport(tls=False).handle_async_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
     server.close()
+
+
+def test_a_base_url_the_environment_sends_through_a_proxy_goes_through_it(monkeypatch):
+    # HTTP_PROXY and friends are honoured (httpx's own transport then carries the requests), NO_PROXY too
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            seen.append(self.path)  # a proxy is asked for the absolute URL
+            body = b'{"via": "proxy"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                 "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+
+    async def fetch() -> object:
+        client = SourceClient("billing", "http://api.vendor.test")  # a name nothing resolves: only the proxy answers
+        try:
+            assert not isinstance(client._http._transport, ThreadedTransport)
+            return await client.get_json("/v1/customers", {"limit": 1}, object_name="customers")
+        finally:
+            await client.aclose()
+
+    try:
+        assert asyncio.run(fetch()) == {"via": "proxy"}
+        assert seen == ["http://api.vendor.test/v1/customers?limit=1"]
+        monkeypatch.setenv("NO_PROXY", "api.vendor.test")
+        assert isinstance(SourceClient("billing", "http://api.vendor.test")._http._transport, ThreadedTransport)
+        assert isinstance(SourceClient("billing", "https://api.stripe.com")._http._transport, ThreadedTransport)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
