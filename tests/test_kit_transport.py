@@ -321,3 +321,43 @@ def test_a_base_url_the_environment_sends_through_a_proxy_goes_through_it(monkey
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+async def test_https_is_verified_against_the_transports_context():
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            body = b'{"tls": true}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    try:
+        async with httpx.AsyncClient(transport=ThreadedTransport(verify=trusting)) as client:
+            assert (await client.get(f"https://localhost:{port}/x")).json() == {"tls": True}
+            with pytest.raises(httpx.ConnectError, match="certificate verify failed"):  # issued for localhost only
+                await client.get(f"https://127.0.0.1:{port}/x")
+        async with httpx.AsyncClient(transport=ThreadedTransport()) as client:  # the CA bundle does not know it
+            with pytest.raises(httpx.ConnectError, match="certificate verify failed"):
+                await client.get(f"https://localhost:{port}/x")
+    finally:
+        server.shutdown()
+        server.server_close()
