@@ -10,7 +10,7 @@ from pathlib import Path
 from engine.config import Config
 from engine.output import jsonable_rows
 from engine.server.control import ask, socket_answers, socket_path
-from engine.store import StoreError, StoreLockedError, open_store, spool_dir
+from engine.store import StoreError, StoreLockedError, open_store, spool_dir, store_cursor
 from engine.store.ingest import committed_seq
 from engine.store.reader import QueryError, run_query
 from engine.store.snapshot import write_snapshot
@@ -69,7 +69,7 @@ class _FileAccess(StoreAccess):
         self.behind = records_after(spool_dir(path), committed_seq(self.con)) > 0
 
     def query(self, sql):
-        q = run_query(self.con.cursor(), sql, in_transaction=False)
+        q = run_query(store_cursor(self.con), sql, in_transaction=False)
         return q.columns, q.types, (jsonable_rows(rows, q.types) for rows in q.chunks)
 
     def snapshot(self, target: Path) -> Path:

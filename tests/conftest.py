@@ -23,6 +23,7 @@ from engine.net import free_port as any_free_port
 from engine.server.app import create_app
 from engine.server.boot import build_state
 from engine.server.serve import _Server
+from engine.store import store_cursor
 
 ROOT = Path(__file__).resolve().parent.parent
 INLET = [sys.executable, "-m", "engine"]
@@ -99,7 +100,7 @@ class InProcessServer:
         if flush:
             writer = self.state.writer
             asyncio.run_coroutine_threadsafe(writer.flush(), writer._loop).result(30)
-        cur = self.state.con.cursor()
+        cur = store_cursor(self.state.con)
         try:
             return cur.execute(query, params or []).fetchall()
         finally:

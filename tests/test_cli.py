@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from engine.server.control import socket_path
+from engine.store import store_cursor
 from tests.conftest import ServeProcess, inlet, write_config
 from tests.stores import store
 
@@ -238,7 +239,7 @@ async def test_events_left_in_the_spool_are_announced_and_taken_in_by_the_next_s
     cfg = write_config(tmp_path)
     state = build_state(load_config(cfg))
     state.writer.start()
-    state.con.cursor().execute("ALTER TABLE ingest_state RENAME TO moved")  # the store cannot take events in
+    store_cursor(state.con).execute("ALTER TABLE ingest_state RENAME TO moved")  # the store cannot take events in
     now = time.time_ns() // 1000
     answers = await asyncio.gather(*(state.writer.write(EventIn(new_id(), "website", "hit", now, now, "s", "{}", "{}"))
                                      for _ in range(20)))

@@ -25,8 +25,9 @@ from engine.store import (
     StoreWriter,
     open_store,
     spool_dir,
+    store_cursor,
 )
-from engine.store.database import tune_for_sync_only
+from engine.store.database import ROW_GROUP_SIZE, tune_for_sync_only
 from engine.store.schema import MIGRATIONS
 from engine.store.spool import Spool, read_records
 
@@ -157,13 +158,13 @@ async def test_acknowledged_events_wait_in_the_spool_while_the_store_fails_then_
     writer.flush_timeout = 0.5
     writer.start()
     try:
-        con.cursor().execute("ALTER TABLE ingest_state RENAME TO moved")
+        store_cursor(con).execute("ALTER TABLE ingest_state RENAME TO moved")
         answers = await asyncio.gather(*(writer.write(_event(session=f"s{i % 3}", key=f"k{i}")) for i in range(30)))
         assert len({a.event_id for a in answers}) == 30  # acknowledged: durable in the spool
         with pytest.raises(StoreBehind, match=r"has not yet taken in .* safe in the spool"):
             await writer.flush()
         assert writer.last_error
-        con.cursor().execute("ALTER TABLE moved RENAME TO ingest_state")
+        store_cursor(con).execute("ALTER TABLE moved RENAME TO ingest_state")
         writer.flush_timeout = 15
         await writer.flush()
         assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone() == (30, 30)
@@ -177,7 +178,7 @@ async def test_acknowledged_events_wait_in_the_spool_while_the_store_fails_then_
 async def test_the_spool_is_replayed_at_start_exactly_once(tmp_path):
     writer, con = _writer(tmp_path)
     writer.start()
-    con.cursor().execute("ALTER TABLE ingest_state RENAME TO moved")
+    store_cursor(con).execute("ALTER TABLE ingest_state RENAME TO moved")
     answers = await asyncio.gather(*(writer.write(_event(session="s1", key=f"k{i}")) for i in range(50)))
     await asyncio.to_thread(writer.stop)  # cannot ingest: gives up and leaves the records in the spool
     con.execute("ALTER TABLE moved RENAME TO ingest_state")
@@ -292,3 +293,32 @@ def test_a_process_that_syncs_hands_the_gil_over_sooner():
         assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) and before > SWITCH_INTERVAL
     finally:
         sys.setswitchinterval(before)
+
+
+def test_the_store_is_written_in_small_row_groups_and_its_cursors_use_it(tmp_path):
+    # whole row groups of a transaction go to the file as they fill instead of through the WAL (ROW_GROUP_SIZE)
+    con = open_store(tmp_path / "inlet.duckdb")
+    con.execute("BEGIN")
+    con.execute("""INSERT INTO records SELECT 'billing', 'customer', 'cus_' || i, now(), false, '{}', now()
+                   FROM range(10000) r(i)""")
+    con.execute("COMMIT")
+    assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == f"{tmp_path / 'inlet.duckdb'}.tmp"
+    cur = store_cursor(con)  # another thread's connection, in the store's catalog too
+    groups = cur.execute("""SELECT row_group_id, max(count) FROM pragma_storage_info('records')
+                            WHERE column_name = 'external_id' GROUP BY ALL""").fetchall()
+    assert len(groups) >= 3 and max(rows for _, rows in groups) <= ROW_GROUP_SIZE
+    assert cur.execute("SELECT count(*), current_database() FROM records").fetchone() == (10000, "inlet")
+    cur.close()
+    con.close()
+    reader = open_store(tmp_path / "inlet.duckdb", read_only=True)
+    assert store_cursor(reader).execute("SELECT count(*) FROM records").fetchone()[0] == 10000
+    reader.close()
+
+
+def test_a_store_file_named_like_a_duckdb_catalog_opens(tmp_path):
+    con = open_store(tmp_path / "memory.duckdb")
+    store_cursor(con).execute("INSERT INTO sync_state VALUES ('s', 't', NULL, now())")
+    assert con.execute("SELECT count(*) FROM sync_state").fetchone()[0] == 1
+    con.close()
+    assert open_store(tmp_path / "memory.duckdb", read_only=True).execute("SELECT count(*) FROM sync_state"
+                                                                           ).fetchone()[0] == 1

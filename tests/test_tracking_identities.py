@@ -157,7 +157,7 @@ async def test_concurrent_first_messages_of_one_user_share_one_profile(server):
 async def test_identities_wait_in_the_spool_with_their_events_and_are_replayed_once(tmp_path):
     """The writer alone: ids resolved from memory while the store cannot take them in, then from the spool."""
     from engine.ids import new_id
-    from engine.store import EventIn, StoreWriter, open_store, spool_dir
+    from engine.store import EventIn, StoreWriter, open_store, spool_dir, store_cursor
 
     path = tmp_path / "inlet.duckdb"
 
@@ -168,7 +168,7 @@ async def test_identities_wait_in_the_spool_with_their_events_and_are_replayed_o
     con = open_store(path)
     writer = StoreWriter(con, spool_dir(path))
     writer.start()
-    con.cursor().execute("ALTER TABLE ingest_state RENAME TO moved")
+    store_cursor(con).execute("ALTER TABLE ingest_state RENAME TO moved")
     sent = [message(user="u1"), message(session="s1", user="u1"), message(session="s2"),
             message(session="s2", user="u2"), message(user="u3", previous="u2"), message(user="u3"),
             message(previous="s3", user="u4")]

@@ -30,7 +30,7 @@ import orjson
 from engine.config import ConfigError
 from engine.output import jsonable_rows
 from engine.server.state import InletState
-from engine.store import StoreBehind
+from engine.store import StoreBehind, store_cursor
 from engine.store.reader import QueryError, run_query
 from engine.sync.service import SyncRefused, result_dict
 
@@ -143,7 +143,7 @@ class ControlServer:
         except StoreBehind as exc:
             await _send(writer, {"error": str(exc)})
             return
-        cur = self.state.con.cursor()
+        cur = store_cursor(self.state.con)
         query = None
         try:
             query = await asyncio.to_thread(run_query, cur, sql, in_transaction=True)

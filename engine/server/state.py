@@ -17,7 +17,7 @@ from engine.output import jsonable_rows
 from engine.profiles import Registry
 from engine.profiles.push import map_events
 from engine.status import status_rows
-from engine.store import StoreWriter
+from engine.store import StoreWriter, store_cursor
 from engine.store.reader import run_query
 from engine.store.snapshot import write_snapshot
 from engine.store.sources import mirror_sources
@@ -86,7 +86,7 @@ class InletState:
 
     def query(self, sql: str) -> list[list]:
         """JSON-ready rows of a read-only statement, in a cursor of the server's connection."""
-        cur = self.con.cursor()
+        cur = store_cursor(self.con)
         try:
             q = run_query(cur, sql, in_transaction=True)
             return [row for rows in q.chunks for row in jsonable_rows(rows, q.types)]

@@ -7,6 +7,7 @@ from engine.store.database import (
     StoreMissingError,
     StoreVersionError,
     open_store,
+    store_cursor,
 )
 from engine.store.items import EventIn, RejectionIn, StoreBehind, Stored, StoreUnavailable
 from engine.store.spool import spool_dir
@@ -26,4 +27,5 @@ __all__ = [
     "Stored",
     "open_store",
     "spool_dir",
+    "store_cursor",
 ]

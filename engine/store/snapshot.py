@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from engine.ids import new_id
+from engine.store.database import store_cursor
 
 
 def write_snapshot(con: duckdb.DuckDBPyConnection, store_path: Path, target: Path) -> Path:
@@ -24,7 +25,7 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, store_path: Path, target: Pat
     tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     for leftover in (tmp, Path(f"{tmp}.wal")):
         leftover.unlink(missing_ok=True)
-    cur = con.cursor()
+    cur = store_cursor(con)
     try:
         source = cur.execute("SELECT current_database()").fetchone()[0]
         alias = f"snapshot_{new_id().replace('-', '')[-12:]}"

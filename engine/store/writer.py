@@ -32,7 +32,7 @@ import orjson
 import pyarrow as pa
 
 from engine.ids import new_id
-from engine.store.database import StoreError
+from engine.store.database import StoreError, store_cursor
 from engine.store.identity import Identity
 from engine.store.ingest import (
     RECORD_TABLES,
@@ -65,7 +65,7 @@ _STOP = object()
 class StoreWriter:
     def __init__(self, con: duckdb.DuckDBPyConnection, spool_directory: Path, *, max_batch: int = 4096):
         self._con = con
-        self._read = con.cursor()  # the spool thread's own connection, for identity lookups
+        self._read = store_cursor(con)  # the spool thread's own connection, for identity lookups
         self._spool = Spool(spool_directory)
         self._max_batch = max_batch
         self._front: queue.SimpleQueue = queue.SimpleQueue()
