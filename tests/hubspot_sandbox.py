@@ -10,21 +10,10 @@ import httpx
 import orjson
 
 from sandbox.hubspot import HUBSPOT_TOKEN, HubSpotSandbox, create_app
+from tests.clocks import Clock
 
-T0 = 1_790_000_000.0  # 2026-09-21T14:13:20Z
 CONTACT_DEFAULTS = {"createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"}
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-class Clock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @asynccontextmanager

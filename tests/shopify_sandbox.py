@@ -11,19 +11,7 @@ import orjson
 import pytest
 
 from sandbox.shopify import SHOPIFY_TOKEN, ShopifySandbox, create_app
-
-T0 = 1_790_000_000.0
-
-
-class Clock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
+from tests.clocks import Clock
 
 
 class Api:

@@ -8,7 +8,8 @@ import pytest
 
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.hubspot.properties import DEFAULTS
-from tests.hubspot_sandbox import CONTACT_DEFAULTS, ISO, Clock, api, sandbox, walk
+from tests.clocks import Clock
+from tests.hubspot_sandbox import CONTACT_DEFAULTS, ISO, api, sandbox, walk
 
 # -- auth, errors, routing --------------------------------------------------------------------------------------
 

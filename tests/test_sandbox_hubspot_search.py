@@ -9,7 +9,8 @@ from datetime import datetime
 import pytest
 
 import sandbox.hubspot.search as search_module
-from tests.hubspot_sandbox import CONTACT_DEFAULTS, Clock, api, sandbox, search
+from tests.clocks import Clock
+from tests.hubspot_sandbox import CONTACT_DEFAULTS, api, sandbox, search
 
 
 def ms(t: float) -> int:

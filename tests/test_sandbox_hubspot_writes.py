@@ -7,7 +7,8 @@ import time
 import orjson
 
 from sandbox.hubspot import HubSpotSandbox
-from tests.hubspot_sandbox import ISO, Clock, api, sandbox, search, walk
+from tests.clocks import Clock
+from tests.hubspot_sandbox import ISO, api, sandbox, search, walk
 
 RATE_HEADERS = ("x-hubspot-ratelimit-daily", "x-hubspot-ratelimit-daily-remaining",
                 "x-hubspot-ratelimit-interval-milliseconds", "x-hubspot-ratelimit-max", "x-hubspot-ratelimit-remaining")

@@ -9,7 +9,8 @@ from typing import Any
 from sandbox.shopify import API_VERSIONS, SHOPIFY_TOKEN, SHOPIFY_TOKEN_RECENT_ORDERS, ShopifySandbox
 from sandbox.shopify.formats import iso
 from sandbox.shopify.search import compile_query, parse
-from tests.shopify_sandbox import T0, Api, Clock, api, shop_sb_fixture  # noqa: F401 (the shop_sb fixture)
+from tests.clocks import T0, Clock
+from tests.shopify_sandbox import Api, api, shop_sb_fixture  # noqa: F401 (the shop_sb fixture)
 
 DAY = 86_400
 CUSTOMER_FIELDS = """id firstName lastName displayName email phone tags note state verifiedEmail taxExempt

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sandbox.shopify import SHOPIFY_TOKEN_RECENT_ORDERS, ShopifySandbox
-from tests.shopify_sandbox import Clock, api, shop_sb_fixture  # noqa: F401 (the shop_sb fixture)
+from tests.clocks import Clock
+from tests.shopify_sandbox import api, shop_sb_fixture  # noqa: F401 (the shop_sb fixture)
 
 # -- cost and throttling ---------------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from sandbox.shopify import SHOPIFY_TOKEN, ShopifySandbox
 from sandbox.shopify.app import _Documents, run_query
 from sandbox.shopify.formats import iso
 from sandbox.shopify.throttle import Unlimited
-from tests.shopify_sandbox import T0, Clock, api
+from tests.clocks import T0, Clock
+from tests.shopify_sandbox import api
 
 # -- writes ----------------------------------------------------------------------------------------------------
 

@@ -16,23 +16,10 @@ import uvicorn
 from sandbox.stripe import StripeSandbox, create_app
 from sandbox.stripe.errors import MISSING_KEY, RATE_LIMITED
 from sandbox.stripe.forms import parse_form
+from tests.clocks import T0, Clock
 
 KEY = "sk_test_sandbox"
 DAY = 86_400
-T0 = 1_790_000_000.0
-
-
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @asynccontextmanager
