@@ -306,3 +306,35 @@ async def test_a_failed_read_ahead_is_raised_at_the_page_it_was_for(api: respx.M
                                               records_path="data"):
                 got.append(records)
     assert got == [[{"id": "c3"}]] and caught.value.status == 404  # the first page is handed over whole first
+
+
+@pytest.mark.parametrize("base", [BASE, f"{BASE}/prefix/"])
+async def test_a_get_goes_out_as_httpxs_client_would_send_it(base: str, clock: FakeClock) -> None:
+    # GETs are built past the client's machinery: the same URL, query string, headers and auth, and a response
+    # that knows its request
+    params = {"limit": 100, "starting_after": "cus_1", "types[]": ["customer.created", "customer.updated"],
+              "expand": True, "created[gte]": 0, "q": "a b&c=d/é"}
+    with respx.mock(using="httpx", assert_all_called=True) as router:
+        route = router.get(url__startswith=base.rstrip("/")).respond(200, json={"ok": True})
+        policy = RetryPolicy(max_attempts=1, sleep=clock.sleep)
+        async with SourceClient("billing", base, BearerToken(KEY), retry_policy=policy, user_agent="inlet-test/1",
+                                headers={"Stripe-Version": "2024-06-20"}) as client:
+            assert await client.get_json("/v1/customers", params, object_name="customers") == {"ok": True}
+            expected = client._http.build_request("GET", "/v1/customers", params=params)
+    sent = route.calls.last.request
+    assert str(sent.url) == str(expected.url) and sent.url.path.endswith("/v1/customers")
+    assert ("/prefix/v1/" in sent.url.path) == ("prefix" in base)
+    assert sent.headers["authorization"] == f"Bearer {KEY}" and sent.headers["user-agent"] == "inlet-test/1"
+    assert sent.headers["stripe-version"] == "2024-06-20" and sent.headers["accept"] == "application/json"
+    assert route.calls.last.response.request is sent
+
+
+async def test_other_auth_and_other_methods_go_through_the_client(api: respx.MockRouter, clock: FakeClock) -> None:
+    route = api.get("/v1/customers").respond(200, json={"data": []})
+    posted = api.post("/v1/customers").respond(200, json={"id": "cus_1"})
+    policy = RetryPolicy(max_attempts=1, sleep=clock.sleep)
+    async with SourceClient("billing", BASE, httpx.BasicAuth(KEY, ""), retry_policy=policy) as client:
+        await client.get_json("/v1/customers", object_name="customers")
+        await client.post_form("/v1/customers", {"email": "a@b"}, object_name="customers", idempotent=True)
+    assert route.calls.last.request.headers["authorization"].startswith("Basic ")
+    assert posted.calls.last.request.content == b"email=a%40b"

@@ -21,7 +21,7 @@ from typing import Any, Self
 import httpx
 import orjson
 
-from connectors.kit.auth import redact
+from connectors.kit.auth import redact, static_header
 from connectors.kit.errors import ConnectorError, FatalError, TransientError
 from connectors.kit.limiter import RateLimiter
 from connectors.kit.pagination import Paginator, dig
@@ -58,6 +58,8 @@ class SourceClient:
                                        verify=verified_context() if transport is None else True,
                                        headers={"User-Agent": user_agent, "Accept": "application/json",
                                                 **(headers or {})})
+        self._base = str(self._http.base_url).rstrip("/") + "/"
+        self._extensions = {"timeout": self._http.timeout.as_dict()}
 
     def __repr__(self) -> str:
         return f"SourceClient(source_id={self.source_id!r}, base_url={str(self._http.base_url)!r})"
@@ -152,14 +154,35 @@ class SourceClient:
                 await self.limiter.acquire()
             self.requests += 1
             try:
-                response = await self._http.request(method, path, params=params, data=data, json=json_body,
-                                                    headers=headers)
+                response = await self._send(method, path, params, data, json_body, headers)
             except httpx.TransportError as exc:
                 raise self._error(TransientError, object_name, None,
                                   f"{method} {path}: {type(exc).__name__}: {exc}") from None
             return response, self._check(response, method, path, object_name)
 
         return await self.retry_policy.call(attempt, only_rate_limits=not safe)
+
+    async def _send(self, method: str, path: str, params: Mapping[str, Any] | None, data: Mapping[str, Any] | None,
+                    json_body: Any, headers: dict[str, str]) -> httpx.Response:
+        """One request out. A GET of a path under the base URL with a static token (nearly every request a sync
+        makes) is built here and handed to the transport the client would pick for it (`_transport_for_url`: a
+        proxy's, a test's mock, else ours), past the client's request machinery: its URL merging and validation,
+        cookie jar and hooks cost ~0.1 ms of CPU a request, about 7% of a first sync of 100,000 Stripe customers
+        (six pairs of runs on one core). The query string is httpx's own rendering of the parameters. Anything
+        else goes through the client."""
+        auth = static_header(self._http.auth)
+        if method != "GET" or headers or auth is False or path.startswith(("http:", "https:")):
+            return await self._http.request(method, path, params=params, data=data, json=json_body, headers=headers)
+        url = self._base + path.lstrip("/")
+        if params:
+            url += "?" + str(httpx.QueryParams(params))
+        request = httpx.Request("GET", url, headers=self._http.headers, extensions=self._extensions)
+        if auth is not None:
+            request.headers[auth[0]] = auth[1]
+        response = await self._http._transport_for_url(request.url).handle_async_request(request)
+        response.request = request
+        await response.aread()
+        return response
 
     def _check(self, response: httpx.Response, method: str, path: str, object_name: str) -> Any:
         """The decoded body of a good response; otherwise raise the error the status table calls for."""
