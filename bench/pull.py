@@ -378,6 +378,15 @@ def report(figures: dict) -> None:
         print(f"  {target:<40} {'met' if met else 'not measured' if met is None else 'NOT met'}")
 
 
+def compile_inlet() -> None:
+    """inlet's modules as an install leaves them, compiled to bytecode (as `make bench` does): this editable checkout
+    would otherwise have `inlet` compile them on every start wherever PYTHONDONTWRITEBYTECODE is set."""
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0",
+                    *(str(root / p) for p in ("engine", "connectors", "sandbox", "mappings"))],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000, help="customers in the sandbox (default 100000)")
@@ -406,6 +415,7 @@ def main() -> int:
     names = [n.strip() for n in args.contenders.split(",") if n.strip()]
     if unknown := [n for n in names if n not in CONTENDERS]:
         parser.error(f"unknown contenders: {', '.join(unknown)}")
+    compile_inlet()
     info = machine()
     print(f"CPU: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable); Python {info['python']}; "
           f"{info['platform']}")

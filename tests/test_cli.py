@@ -295,3 +295,13 @@ def test_the_command_starts_with_the_garbage_collector_held_back():
               "print(gc.get_threshold()[0] == engine.entry.STARTUP_THRESHOLD, 'engine.cli' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.split()[-2:] == ["True", "True"], done.stderr
+
+
+def test_the_command_never_imports_httpxs_command_line_client():
+    # it pulls in rich and pygments where they are installed: tens of ms of every command's start, never used
+    script = ("import sys\nimport engine.entry\nsys.argv = ['inlet', '--version']\n"
+              "try:\n    engine.entry.main()\nexcept SystemExit:\n    pass\n"
+              "import httpx\n"
+              "print('httpx._main' in sys.modules and sys.modules['httpx._main'] is None, callable(httpx.main))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split()[-2:] == ["True", "True"], done.stderr
