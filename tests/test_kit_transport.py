@@ -1,4 +1,4 @@
-"""The kit's default transport: the standard library's HTTP/1.1 connections on worker threads, behind the async
+"""The kit's default transport: HTTP/1.1 connections of the event loop, parsed by httptools, behind the async
 client."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from connectors.kit import SourceClient
-from connectors.kit.transport import ThreadedTransport, verified_context
+from connectors.kit.transport import LoopTransport, verified_context
 
 
 @pytest.fixture
@@ -72,8 +72,8 @@ def json_server():
     server.server_close()
 
 
-async def test_requests_go_out_on_worker_threads_and_come_back_whole(json_server):
-    async with httpx.AsyncClient(base_url=json_server, transport=ThreadedTransport(),
+async def test_requests_go_out_on_the_event_loop_and_come_back_whole(json_server):
+    async with httpx.AsyncClient(base_url=json_server, transport=LoopTransport(),
                                  headers={"Authorization": "Bearer t"}) as client:
         got = await client.get("/v1/customers", params={"limit": 2})
         posted = await client.post("/v1/customers", data={"email": "a@example.com"})
@@ -84,7 +84,7 @@ async def test_requests_go_out_on_worker_threads_and_come_back_whole(json_server
 
 async def test_the_source_client_uses_it_unless_given_a_transport(json_server):
     client = SourceClient("billing", json_server)
-    assert isinstance(client._http._transport, ThreadedTransport)
+    assert isinstance(client._http._transport, LoopTransport)
     assert (await client.get_json("/x", object_name="customers"))["path"] == "/x"
     await client.aclose()
 
@@ -94,10 +94,10 @@ def test_a_request_left_waiting_never_holds_up_the_exit(silent_server):
     # request's 30 s timeout
     script = f"""
 import asyncio, httpx
-from connectors.kit.transport import ThreadedTransport, verified_context
+from connectors.kit.transport import LoopTransport, verified_context
 
 async def main():
-    client = httpx.AsyncClient(base_url={silent_server!r}, transport=ThreadedTransport(), timeout=30)
+    client = httpx.AsyncClient(base_url={silent_server!r}, transport=LoopTransport(), timeout=30)
     request = asyncio.create_task(client.get("/never"))
     await asyncio.sleep(0.3)
     request.cancel()
@@ -117,7 +117,7 @@ asyncio.run(main())
 
 
 async def test_a_closed_transport_refuses_new_requests(json_server):
-    transport = ThreadedTransport()
+    transport = LoopTransport()
     async with httpx.AsyncClient(base_url=json_server, transport=transport) as client:
         assert (await client.get("/a")).status_code == 201
     with pytest.raises(RuntimeError, match="closed"):
@@ -125,13 +125,13 @@ async def test_a_closed_transport_refuses_new_requests(json_server):
 
 
 async def test_a_timeout_is_still_an_httpx_timeout(silent_server):
-    async with httpx.AsyncClient(base_url=silent_server, transport=ThreadedTransport(), timeout=0.3) as client:
+    async with httpx.AsyncClient(base_url=silent_server, transport=LoopTransport(), timeout=0.3) as client:
         with pytest.raises(httpx.ReadTimeout):
             await client.get("/never")
 
 
 def test_one_verified_tls_context_per_process_and_none_trusted_for_plain_http_clients():
-    assert ThreadedTransport().ssl_context is ThreadedTransport().ssl_context
+    assert LoopTransport().ssl_context is LoopTransport().ssl_context
     verified = verified_context()
     assert verified.verify_mode == ssl.CERT_REQUIRED and verified.cert_store_stats()["x509_ca"] > 0
     # a plain-HTTP base URL (the sandbox) skips loading the CA bundle; an https URL reached through it anyway is
@@ -201,7 +201,7 @@ def ok(body: bytes, *headers: str) -> bytes:
 
 async def test_connections_are_kept_alive_and_headers_and_bodies_go_out_whole():
     server = ScriptedServer([ok(b'{"n": 1}'), ok(b'{"n": 2}'), ok(b'{"n": 3}')])
-    async with httpx.AsyncClient(base_url=server.url, transport=ThreadedTransport(tls=False),
+    async with httpx.AsyncClient(base_url=server.url, transport=LoopTransport(tls=False),
                                  headers={"Authorization": "Bearer t"}) as client:
         got = [(await client.get("/v1/customers", params={"limit": 2})).json()["n"] for _ in range(2)]
         posted = await client.post("/v1/customers", data={"email": "a@example.com"})
@@ -219,7 +219,7 @@ async def test_gzip_and_chunked_bodies_are_decoded():
     packed = gzip.compress(b'{"data": [1, 2, 3]}')
     chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n"
     server = ScriptedServer([ok(packed, "Content-Encoding: gzip"), chunked])
-    async with httpx.AsyncClient(base_url=server.url, transport=ThreadedTransport(tls=False)) as client:
+    async with httpx.AsyncClient(base_url=server.url, transport=LoopTransport(tls=False)) as client:
         assert (await client.get("/a")).json() == {"data": [1, 2, 3]}
         assert (await client.get("/b")).json() == {"a": 1}
     server.close()
@@ -228,7 +228,7 @@ async def test_gzip_and_chunked_bodies_are_decoded():
 
 async def test_an_idle_connection_the_server_closed_is_replaced_before_use():
     server = ScriptedServer([ok(b"1")])  # answers once, then closes the connection while it is idle
-    async with httpx.AsyncClient(base_url=server.url, transport=ThreadedTransport(tls=False)) as client:
+    async with httpx.AsyncClient(base_url=server.url, transport=LoopTransport(tls=False)) as client:
         assert (await client.get("/a")).text == "1"
         await asyncio.sleep(0.2)  # the server's side is closed by now
         server.answers = [ok(b"2")]
@@ -240,14 +240,14 @@ async def test_an_idle_connection_the_server_closed_is_replaced_before_use():
 async def test_a_get_meeting_a_connection_closed_under_it_is_sent_once_more_and_a_post_is_not():
     # the server reads the request on the kept-alive connection, then closes it without a word
     server = ScriptedServer([ok(b"1"), None, ok(b"2")])
-    async with httpx.AsyncClient(base_url=server.url, transport=ThreadedTransport(tls=False)) as client:
+    async with httpx.AsyncClient(base_url=server.url, transport=LoopTransport(tls=False)) as client:
         assert (await client.get("/a")).text == "1"
         assert (await client.get("/b")).text == "2"  # closed under it, sent again on a new connection
     server.close()
     assert server.connections == 2 and [r.split(b" ")[1] for r in server.requests] == [b"/a", b"/b", b"/b"]
 
     server = ScriptedServer([ok(b"1"), None, ok(b"2")])
-    async with httpx.AsyncClient(base_url=server.url, transport=ThreadedTransport(tls=False)) as client:
+    async with httpx.AsyncClient(base_url=server.url, transport=LoopTransport(tls=False)) as client:
         assert (await client.get("/a")).text == "1"
         with pytest.raises(httpx.RemoteProtocolError):
             await client.post("/b", content=b"x")  # it may have run: the kit's retry policy decides
@@ -264,7 +264,7 @@ async def test_failures_are_httpx_exceptions():
     cut_short = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\""
     garbage = b"HTTP/1.1 abc\r\n\r\n"
     server = ScriptedServer([(cut_short,), (garbage,)])
-    async with httpx.AsyncClient(transport=ThreadedTransport(tls=False)) as client:
+    async with httpx.AsyncClient(transport=LoopTransport(tls=False)) as client:
         with pytest.raises(httpx.ConnectError):
             await client.get(f"http://127.0.0.1:{port}/x")
         with pytest.raises(httpx.RemoteProtocolError):
@@ -272,7 +272,7 @@ async def test_failures_are_httpx_exceptions():
         with pytest.raises(httpx.RemoteProtocolError):
             await client.get(f"{server.url}/garbage")
         with pytest.raises(httpx.UnsupportedProtocol):
-            await ThreadedTransport(tls=False).handle_async_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
+            await LoopTransport(tls=False).handle_async_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
     server.close()
 
 
@@ -307,7 +307,7 @@ def test_a_base_url_the_environment_sends_through_a_proxy_goes_through_it(monkey
     async def fetch() -> object:
         client = SourceClient("billing", "http://api.vendor.test")  # a name nothing resolves: only the proxy answers
         try:
-            assert not isinstance(client._http._transport, ThreadedTransport)
+            assert not isinstance(client._http._transport, LoopTransport)
             return await client.get_json("/v1/customers", {"limit": 1}, object_name="customers")
         finally:
             await client.aclose()
@@ -316,8 +316,8 @@ def test_a_base_url_the_environment_sends_through_a_proxy_goes_through_it(monkey
         assert asyncio.run(fetch()) == {"via": "proxy"}
         assert seen == ["http://api.vendor.test/v1/customers?limit=1"]
         monkeypatch.setenv("NO_PROXY", "api.vendor.test")
-        assert isinstance(SourceClient("billing", "http://api.vendor.test")._http._transport, ThreadedTransport)
-        assert isinstance(SourceClient("billing", "https://api.stripe.com")._http._transport, ThreadedTransport)
+        assert isinstance(SourceClient("billing", "http://api.vendor.test")._http._transport, LoopTransport)
+        assert isinstance(SourceClient("billing", "https://api.stripe.com")._http._transport, LoopTransport)
     finally:
         proxy.shutdown()
         proxy.server_close()
@@ -351,13 +351,85 @@ async def test_https_is_verified_against_the_transports_context():
     trusting = ssl.create_default_context()
     ca.configure_trust(trusting)
     try:
-        async with httpx.AsyncClient(transport=ThreadedTransport(verify=trusting)) as client:
+        async with httpx.AsyncClient(transport=LoopTransport(verify=trusting)) as client:
             assert (await client.get(f"https://localhost:{port}/x")).json() == {"tls": True}
             with pytest.raises(httpx.ConnectError, match="certificate verify failed"):  # issued for localhost only
                 await client.get(f"https://127.0.0.1:{port}/x")
-        async with httpx.AsyncClient(transport=ThreadedTransport()) as client:  # the CA bundle does not know it
+        async with httpx.AsyncClient(transport=LoopTransport()) as client:  # the CA bundle does not know it
             with pytest.raises(httpx.ConnectError, match="certificate verify failed"):
                 await client.get(f"https://localhost:{port}/x")
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def test_answers_without_a_length_a_head_and_an_informational_answer_are_read_right():
+    no_length = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"until\": \"close\"}"  # ends with the connection
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nX-Head: yes\r\n\r\n"  # a HEAD's answer has no body
+    informational = b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b'{"after": "continue"}')
+    server = ScriptedServer([(no_length,), head, informational])
+    async with httpx.AsyncClient(base_url=server.url, transport=LoopTransport(tls=False)) as client:
+        assert (await client.get("/a")).json() == {"until": "close"}
+        headed = await client.head("/b")
+        assert headed.status_code == 200 and headed.headers["X-Head"] == "yes" and headed.content == b""
+        assert (await client.get("/c")).json() == {"after": "continue"}  # on the HEAD's connection, kept alive
+    server.close()
+    assert server.connections == 2
+
+
+async def test_an_answer_that_says_it_closes_the_connection_is_not_kept():
+    server = ScriptedServer([ok(b"1", "Connection: close"), ok(b"2")])
+    async with httpx.AsyncClient(base_url=server.url, transport=LoopTransport(tls=False)) as client:
+        assert (await client.get("/a")).text == "1"
+        server.answers.insert(0, ok(b"2"))  # a second connection gets its own first answer
+        assert (await client.get("/b")).text == "2"
+    server.close()
+    assert server.connections == 2
+
+
+async def test_the_read_timeout_bounds_each_wait_not_the_whole_answer():
+    # the body trickles in over ~0.9 s, a piece every 0.15 s: a 0.5 s read timeout is never hit
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def trickle() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
+            for piece in b"abcdef":
+                time.sleep(0.15)
+                conn.sendall(bytes([piece]))
+
+    threading.Thread(target=trickle, daemon=True).start()
+    try:
+        async with httpx.AsyncClient(transport=LoopTransport(tls=False), timeout=0.5) as client:
+            assert (await client.get(f"http://127.0.0.1:{server.getsockname()[1]}/slow")).text == "abcdef"
+    finally:
+        server.close()
+
+
+async def test_a_request_cancelled_while_it_waits_closes_its_connection(silent_server):
+    transport = LoopTransport(tls=False)
+    async with httpx.AsyncClient(base_url=silent_server, transport=transport, timeout=30) as client:
+        request = asyncio.create_task(client.get("/never"))
+        await asyncio.sleep(0.2)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        assert not transport._busy and not any(transport._idle.values())  # nothing left half-read for reuse
+
+
+def test_a_connection_is_reused_only_on_the_loop_that_opened_it():
+    server = ScriptedServer([ok(b"1"), ok(b"2")])
+    transport = LoopTransport(tls=False)
+
+    async def get(path: str) -> str:
+        return (await transport.handle_async_request(httpx.Request("GET", server.url + path))).content.decode()
+
+    assert asyncio.run(get("/a")) == "1"
+    server.answers.insert(0, ok(b"2"))
+    assert asyncio.run(get("/b")) == "2"  # a new loop: a new connection, the first loop's one dropped
+    server.close()
+    assert server.connections == 2

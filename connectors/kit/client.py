@@ -27,7 +27,7 @@ from connectors.kit.limiter import RateLimiter
 from connectors.kit.pagination import Paginator, dig
 from connectors.kit.retry import RetryPolicy
 from connectors.kit.statuses import Action, classify
-from connectors.kit.transport import ThreadedTransport, verified_context
+from connectors.kit.transport import LoopTransport, verified_context
 
 __all__ = ["SourceClient"]
 
@@ -38,8 +38,8 @@ MAX_QUOTE = 300  # characters of the vendor's error message kept in our errors
 class SourceClient:
     """`idempotency_header` (Stripe: "Idempotency-Key") makes POSTs safe to retry: one key per logical call,
     the same on every attempt. Without it a POST is retried only after a 429, which means it never ran.
-    `transport` replaces the network (tests, the in-process sandbox); by default requests go out over the standard
-    library's connections on worker threads (`ThreadedTransport`, about half the CPU per request of httpx's own
+    `transport` replaces the network (tests, the in-process sandbox); by default requests go out over the event
+    loop's own connections, parsed by httptools (`LoopTransport`, a fraction of the CPU per request of httpx's own
     transports), or through httpx's own when the environment sends the base URL through a proxy."""
 
     def __init__(self, source_id: str, base_url: str, auth: httpx.Auth | None = None, *,
@@ -216,14 +216,14 @@ class SourceClient:
 
 
 def default_transport(base_url: str) -> httpx.AsyncBaseTransport | None:
-    """`ThreadedTransport`, unless the environment routes `base_url` through a proxy (HTTP_PROXY, HTTPS_PROXY or
+    """`LoopTransport`, unless the environment routes `base_url` through a proxy (HTTP_PROXY, HTTPS_PROXY or
     ALL_PROXY, less NO_PROXY): then None, and the client uses httpx's own transport, which speaks to proxies."""
     url = httpx.URL(base_url)
     proxies = urllib.request.getproxies_environment()
     if (proxies.get(url.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass_environment(url.host,
                                                                                                        proxies):
         return None
-    return ThreadedTransport(tls=url.scheme != "http")
+    return LoopTransport(tls=url.scheme != "http")
 
 
 def _decode(content: bytes) -> Any:

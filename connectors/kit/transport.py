@@ -1,180 +1,285 @@
-"""`ThreadedTransport`: the async client's requests sent over the standard library's HTTP/1.1 connections
-(`http.client`), on worker threads.
+"""`LoopTransport`: the async client's requests sent over HTTP/1.1 connections of the event loop itself, their
+answers read by httptools (the C parser of llhttp, which uvicorn serves with).
 
-Why not httpx's own transports: per request, the async stack (httpcore over anyio) cost the most CPU, and httpx's
-synchronous transport (httpcore and h11, pure Python) still cost about twice what `http.client` costs for the same
-exchange, whose header and body reading is mostly C. Measured on one core against the sandbox, 1,000 pages of
-100 Stripe customers, JSON parsing included: `httpx.Client` 0.70-0.75 ms a page, its transport called directly
-0.53-0.65 ms, httpcore's pool 0.46-0.58 ms, `http.client` 0.32-0.35 ms. A first sync of 100,000 customers spent
-0.5-0.7 s less CPU in all. The async client in front of this transport does everything else as before: auth,
-base URL, headers, cookies, timeouts, the decoding of gzip or deflate bodies, and the kit's limits and retries.
+Why not httpx's own async transport: per request, httpcore over anyio (and h11, pure Python) cost the most CPU of
+everything we measured. The kit's previous transport sent over the standard library's `http.client` on worker
+threads: its reading is C, but handing every request to a thread and its answer back to the loop cost as much
+again. Measured on one core, 1,000 pages of 100 Stripe customers from the sandbox through `SourceClient.pages`
+(JSON parsing included, three interleaved runs each): worker threads with `http.client` 0.70-0.94 s of CPU, this
+transport 0.47-0.56 s; a bare loop of the same requests on one asyncio connection 0.28-0.37 s. The client in front
+does everything else as before: auth, base URL, headers, cookies, timeouts, the decoding of gzip or deflate
+bodies, and the kit's limits and retries.
 
 What a transport owes the client is kept: every failure is the httpx exception httpx's own transport raises for
-it (ConnectTimeout, ReadTimeout, ConnectError, RemoteProtocolError, ...), so the retry table reads them alike;
-timeouts come from the request (connect, write and read apart); connections are kept alive and shared by the
-workers (the one used last goes out first), and an idle one the server has closed meanwhile is replaced before it
-is used (a request that meets a connection closed under it anyway is sent once more on a new one when it is a GET
-or HEAD).
+it (ConnectError, ConnectTimeout, ReadTimeout, WriteTimeout, RemoteProtocolError, ...), so the retry table reads
+them alike; the connect, write and read timeouts come from the request (the read timeout bounds each wait for more
+of the answer, not the whole answer); connections are kept alive per origin (the one used last goes out first).
+An idle connection the server closes is dropped as soon as the loop hears of it, and a request that meets one
+closed under it anyway is sent once more on a new connection when it is a GET, HEAD or OPTIONS. A connection is
+only reused on the event loop that opened it. A request cancelled while it waits closes its connection.
 
 TLS: one CA-verifying context per process, made on first use (loading the CA bundle cost 20-40 ms per client);
 a client of a plain-HTTP base URL (the sandbox, a local proxy) gets a context that trusts no CA at all, so an https
 URL reached anyway fails verification instead of going unverified.
-
-The workers are daemon threads: a request still waiting for its answer when its sync is cancelled runs out on its
-own (its timeout bounds it) and never holds up the process's exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import http.client
-import queue
-import select
-import socket
 import ssl
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any
 
+import httptools
 import httpx
 
-__all__ = ["ThreadedTransport"]
+__all__ = ["LoopTransport", "refusing_context", "verified_context"]
 
-WORKERS = 8  # requests in flight at once per client; more wait their turn
 RESENDABLE = frozenset({"GET", "HEAD", "OPTIONS"})  # sent again once when a kept-alive connection was closed
-_CLOSED_UNDER_US = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+KEEP_IDLE = 8  # kept-alive connections kept per origin; more are closed once their answer is read
 
 
 class _ClosedUnderUs(httpx.RemoteProtocolError):
     """The server closed the connection while the request was being sent or before any of the answer came."""
 
 
-class ThreadedTransport(httpx.AsyncBaseTransport):
+class LoopTransport(httpx.AsyncBaseTransport):
     """`tls=False` for a plain-HTTP base URL; `verify` replaces the TLS context."""
 
     def __init__(self, *, tls: bool = True, verify: ssl.SSLContext | None = None) -> None:
         self.ssl_context = verify or (verified_context() if tls else refusing_context())
-        self._workers = _Workers(WORKERS, "inlet-http")
-        self._lock = threading.Lock()
-        self._idle: dict[tuple, list[http.client.HTTPConnection]] = {}  # by origin, the last used at the end
-        self._busy: set[http.client.HTTPConnection] = set()
+        self._idle: dict[tuple, list[_Connection]] = {}  # by origin, the last used at the end
+        self._busy: set[_Connection] = set()
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await asyncio.wrap_future(self._workers.submit(self._send, request))
-
-    async def aclose(self) -> None:
-        self._workers.stop()
-        with self._lock:
-            self._closed = True
-            connections = [c for idle in self._idle.values() for c in idle] + list(self._busy)
-            self._idle.clear()
-            self._busy.clear()
-        for connection in connections:
-            connection.close()
-
-    # -- on a worker thread -----------------------------------------------------------------------------------
-    def _send(self, request: httpx.Request) -> httpx.Response:
+        if self._closed:
+            raise RuntimeError("the transport is closed")
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"the URL scheme {url.scheme!r} is not http or https")
+        origin = (url.scheme, url.host, url.port)
         timeouts = request.extensions.get("timeout") or {}
-        origin = (request.url.scheme, request.url.host, request.url.port)
+        head = [request.method.encode("ascii"), b" ", url.raw_path, b" HTTP/1.1\r\n"]
+        for name, value in request.headers.raw:
+            head += (name, b": ", value, b"\r\n")
+        head += (b"\r\n", await request.aread())
+        message = b"".join(head)
         for last_try in (False, True):
-            connection, reused = self._take(origin, timeouts.get("connect"))
+            connection, reused = await self._take(origin, timeouts.get("connect"), request)
             try:
-                response = _exchange(connection, request, timeouts)
+                answer = await connection.exchange(message, request, timeouts)
             except _ClosedUnderUs:
                 self._discard(connection)
                 if last_try or not reused or request.method not in RESENDABLE:
                     raise
                 continue
-            except BaseException:
+            except BaseException:  # cancelled, timed out, or a broken answer: the connection's state is unknown
                 self._discard(connection)
                 raise
-            self._give_back(origin, connection)
-            return response
+            status, headers, content, reason, version, keep_alive = answer
+            self._give_back(origin, connection, keep_alive)
+            return httpx.Response(status, headers=headers, content=content,
+                                  extensions={"http_version": version, "reason_phrase": reason})
         raise AssertionError("unreachable")
 
-    def _take(self, origin: tuple, connect_timeout: float | None) -> tuple[http.client.HTTPConnection, bool]:
-        """An idle kept-alive connection to `origin` (the one used last), else a new one; and whether it served a
-        request before. An idle one the server has closed meanwhile (readable: its EOF is waiting) is closed."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the transport is closed")
-            idle = self._idle.get(origin) or []
-            while idle:
-                connection = idle.pop()
-                if connection.sock is not None and not _readable(connection.sock):
-                    self._busy.add(connection)
-                    return connection, True
-                connection.close()
-            scheme, host, port = origin
-            if scheme == "https":
-                connection = http.client.HTTPSConnection(host, port or 443, timeout=connect_timeout,
-                                                         context=self.ssl_context)
-            elif scheme == "http":
-                connection = http.client.HTTPConnection(host, port or 80, timeout=connect_timeout)
-            else:
-                raise httpx.UnsupportedProtocol(f"the URL scheme {scheme!r} is not http or https")
-            self._busy.add(connection)
-            return connection, False
+    async def aclose(self) -> None:
+        self._closed = True
+        connections = [c for idle in self._idle.values() for c in idle] + list(self._busy)
+        self._idle.clear()
+        self._busy.clear()
+        for connection in connections:
+            connection.close()
 
-    def _give_back(self, origin: tuple, connection: http.client.HTTPConnection) -> None:
-        with self._lock:
-            self._busy.discard(connection)
-            if self._closed or connection.sock is None:  # the server said it closes the connection
-                connection.close()
-                return
-            self._idle.setdefault(origin, []).append(connection)
-
-    def _discard(self, connection: http.client.HTTPConnection) -> None:
-        connection.close()
-        with self._lock:
-            self._busy.discard(connection)
-
-
-def _exchange(connection: http.client.HTTPConnection, request: httpx.Request, timeouts: dict) -> httpx.Response:
-    """Send `request` on `connection` and read the whole response; socket failures become httpx's exceptions."""
-    body = request.read()
-    stage = "connect" if connection.sock is None else "write"
-    try:
-        if connection.sock is None:
-            connection.connect()
-        connection.sock.settimeout(timeouts.get("write"))
-        stage = "write"
-        connection.putrequest(request.method, request.url.raw_path.decode("ascii"), skip_host=True,
-                              skip_accept_encoding=True)
-        for name, value in request.headers.raw:
-            connection.putheader(name, value)
-        connection.endheaders(body or None)
-        connection.sock.settimeout(timeouts.get("read"))
-        stage = "read"
-        response = connection.getresponse()
-        content = response.read()
-    except _CLOSED_UNDER_US as exc:
-        if stage == "connect":
+    async def _take(self, origin: tuple, connect_timeout: float | None,
+                    request: httpx.Request) -> tuple[_Connection, bool]:
+        """An idle kept-alive connection to `origin` opened on this loop (the one used last), else a new one; and
+        whether it served a request before."""
+        loop = asyncio.get_running_loop()
+        idle = self._idle.get(origin)
+        while idle:
+            connection = idle.pop()
+            if connection.usable(loop):
+                self._busy.add(connection)
+                return connection, True
+            connection.close()
+        scheme, host, port = origin
+        tls = self.ssl_context if scheme == "https" else None
+        try:
+            _, connection = await asyncio.wait_for(
+                loop.create_connection(_Connection, host, port or (443 if tls else 80), ssl=tls,
+                                       server_hostname=host if tls else None),
+                connect_timeout)
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout("timed out (connect)", request=request) from exc
+        except OSError as exc:  # refused, unreachable, no such host, a TLS failure (ssl.SSLError is an OSError)
             raise httpx.ConnectError(f"{type(exc).__name__}: {exc}", request=request) from exc
-        raise _ClosedUnderUs(f"the server closed the connection: {type(exc).__name__}: {exc}",
-                             request=request) from exc
-    except TimeoutError as exc:  # socket.timeout is TimeoutError
-        kind = {"connect": httpx.ConnectTimeout, "write": httpx.WriteTimeout}.get(stage, httpx.ReadTimeout)
-        raise kind(f"timed out ({stage})", request=request) from exc
-    except http.client.HTTPException as exc:  # a malformed status line or headers, a body cut short
-        raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
-    except OSError as exc:  # refused, unreachable, a TLS failure (ssl.SSLError is an OSError), reset mid-way
-        kind = {"connect": httpx.ConnectError, "write": httpx.WriteError}.get(stage, httpx.ReadError)
-        raise kind(f"{type(exc).__name__}: {exc}", request=request) from exc
-    reason = response.reason.encode("latin-1", "replace") if response.reason else b""
-    return httpx.Response(response.status, headers=response.getheaders(), content=content,
-                          extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
+        if self._closed:  # closed while this one was being opened
+            connection.close()
+            raise RuntimeError("the transport is closed")
+        self._busy.add(connection)
+        return connection, False
+
+    def _give_back(self, origin: tuple, connection: _Connection, keep_alive: bool) -> None:
+        self._busy.discard(connection)
+        idle = self._idle.setdefault(origin, [])
+        if self._closed or not keep_alive or len(idle) >= KEEP_IDLE:
+            connection.close()
+            return
+        idle.append(connection)
+
+    def _discard(self, connection: _Connection) -> None:
+        connection.close()
+        self._busy.discard(connection)
 
 
-def _readable(sock: socket.socket) -> bool:
-    """An idle kept-alive socket is readable only when the server closed it (or sent what it should not)."""
-    try:
-        return bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: one request at a time, its answer parsed as it arrives."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._waiter: asyncio.Future | None = None  # the answer of the request in flight
+        self._parser: httptools.HttpResponseParser | None = None
+        self._lost = False
+        self._writable: asyncio.Future | None = None  # set while the write buffer is over its high-water mark
+        self._head_only = False
+        self._received = False  # any byte of the answer yet
+        self._headers_done = False
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._reason = b""
+        self._read_timeout: float | None = None
+        self._last_read = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- the transport's side -----------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None or self._waiter.done():  # nothing asked for: the server is not speaking HTTP to us
+            self.close()
+            return
+        self._received = True
+        if self._read_timeout is not None:
+            self._last_read = self._loop.time()
+        try:
+            self._parser.feed_data(data)  # type: ignore[union-attr]
+        except httptools.HttpParserError as exc:
+            self._fail(httpx.RemoteProtocolError(f"the answer is not HTTP/1.1: {exc}"))
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._stop_timer()
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        if self._waiter is None or self._waiter.done():
+            return
+        if not self._received:
+            cause = f": {type(exc).__name__}: {exc}" if exc else ""
+            self._fail(_ClosedUnderUs(f"the server closed the connection before answering{cause}"))
+        elif self._headers_done and self._delimited_by_close():
+            self._finish(keep_alive=False)
+        else:
+            self._fail(httpx.RemoteProtocolError("the server closed the connection before the whole answer came"))
+
+    def pause_writing(self) -> None:
+        self._writable = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._writable = None
+
+    # -- httptools' callbacks -----------------------------------------------------------------------------------
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+        if self._head_only and self._parser.get_status_code() >= 200:  # type: ignore[union-attr]
+            self._finish(keep_alive=self._parser.should_keep_alive())  # type: ignore[union-attr]  # no body follows
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._waiter is None or self._waiter.done():
+            return
+        if self._parser.get_status_code() < 200:  # type: ignore[union-attr]  # 100 Continue and the like: wait on
+            self._headers, self._body, self._reason, self._headers_done = [], [], b"", False
+            return
+        self._finish(keep_alive=self._parser.should_keep_alive())  # type: ignore[union-attr]
+
+    # -- the transport's calls ----------------------------------------------------------------------------------
+    def usable(self, loop: asyncio.AbstractEventLoop) -> bool:
+        return not self._lost and loop is self._loop and not self._transport.is_closing()  # type: ignore[union-attr]
+
+    async def exchange(self, message: bytes, request: httpx.Request, timeouts: dict) -> tuple:
+        """Send `message` (the whole request) and wait for the whole answer."""
+        self._waiter = waiter = self._loop.create_future()
+        self._parser = httptools.HttpResponseParser(self)
+        self._head_only = request.method == "HEAD"
+        self._received = self._headers_done = False
+        self._headers, self._body, self._reason = [], [], b""
+        try:
+            self._transport.write(message)  # type: ignore[union-attr]
+            if self._writable is not None and not self._lost:
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._writable), timeouts.get("write"))
+                except TimeoutError:
+                    raise httpx.WriteTimeout("timed out (write)", request=request) from None
+            self._read_timeout = timeouts.get("read")
+            if self._read_timeout is not None and not waiter.done():
+                self._last_read = self._loop.time()
+                self._timer = self._loop.call_at(self._last_read + self._read_timeout, self._check_read)
+            try:
+                return await waiter
+            except httpx.TransportError as exc:
+                exc.request = request
+                raise
+        finally:
+            self._stop_timer()
+            self._waiter = None
+
+    def close(self) -> None:
+        if self._transport is not None and not self._loop.is_closed():
+            self._transport.close()
+
+    # -- inside -------------------------------------------------------------------------------------------------
+    def _finish(self, *, keep_alive: bool) -> None:
+        parser = self._parser
+        version = b"HTTP/1.0" if parser.get_http_version() == "1.0" else b"HTTP/1.1"  # type: ignore[union-attr]
+        self._waiter.set_result((parser.get_status_code(), self._headers, b"".join(self._body),  # type: ignore
+                                 self._reason, version, keep_alive))
+
+    def _fail(self, error: Exception) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(error)
+        self.close()
+
+    def _delimited_by_close(self) -> bool:
+        names = {name.lower() for name, _ in self._headers}
+        return b"content-length" not in names and b"transfer-encoding" not in names
+
+    def _check_read(self) -> None:
+        due = self._last_read + self._read_timeout  # type: ignore[operator]
+        if self._loop.time() >= due:
+            self._timer = None
+            self._fail(httpx.ReadTimeout("timed out (read)"))
+        else:  # more came meanwhile: wait out the rest of the new interval
+            self._timer = self._loop.call_at(due, self._check_read)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 @functools.cache
@@ -184,50 +289,3 @@ def verified_context() -> ssl.SSLContext:
 
 def refusing_context() -> ssl.SSLContext:
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names, against no CA
-
-
-class _Workers:
-    """Up to `size` daemon threads taking calls in order; started as calls find no idle one."""
-
-    def __init__(self, size: int, name: str) -> None:
-        self._size, self._name = size, name
-        self._calls: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0
-        self._stopped = False
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        future: Future = Future()
-        with self._lock:
-            if self._stopped:
-                raise RuntimeError("the transport is closed")
-            if self._idle == 0 and len(self._threads) < self._size:
-                thread = threading.Thread(target=self._run, name=f"{self._name}-{len(self._threads)}", daemon=True)
-                self._threads.append(thread)
-                thread.start()
-            self._idle -= 1  # this call takes one idle thread, or waits for the first one free
-        self._calls.put((future, fn, args))
-        return future
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                self._idle += 1
-            call = self._calls.get()
-            if call is None:
-                return
-            future, fn, args = call
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # handed to the awaiting task, which raises it
-                future.set_exception(exc)
-
-    def stop(self) -> None:
-        """Idle threads end now, busy ones after their call."""
-        with self._lock:
-            self._stopped, threads = True, list(self._threads)
-        for _ in threads:
-            self._calls.put(None)
