@@ -290,18 +290,47 @@ def test_the_control_socket_is_for_the_store_owner_only(serving):
 
 def test_the_command_starts_with_the_garbage_collector_held_back():
     # the objects start-up builds live as long as the process: no use walking them at every 700 allocations
-    script = ("import gc, sys\nimport engine.entry\nsys.argv = ['inlet', '--version']\n"
-              "try:\n    engine.entry.main()\nexcept SystemExit:\n    pass\n"
-              "print(gc.get_threshold()[0] == engine.entry.STARTUP_THRESHOLD, 'engine.cli' in sys.modules)")
+    script = ("import atexit, gc, sys\nimport engine.entry\nsys.argv = ['inlet', '--version']\n"
+              "atexit.register(lambda: print(gc.get_threshold()[0] == engine.entry.STARTUP_THRESHOLD,\n"
+              "                              'engine.cli' in sys.modules))\n"
+              "engine.entry.main()\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.split()[-2:] == ["True", "True"], done.stderr
 
 
 def test_the_command_never_imports_httpxs_command_line_client():
     # it pulls in rich and pygments where they are installed: tens of ms of every command's start, never used
-    script = ("import sys\nimport engine.entry\nsys.argv = ['inlet', '--version']\n"
-              "try:\n    engine.entry.main()\nexcept SystemExit:\n    pass\n"
-              "import httpx\n"
-              "print('httpx._main' in sys.modules and sys.modules['httpx._main'] is None, callable(httpx.main))")
+    script = ("import atexit, sys\nimport engine.entry\nsys.argv = ['inlet', '--version']\n"
+              "def check():\n    import httpx\n"
+              "    print('httpx._main' in sys.modules and sys.modules['httpx._main'] is None, callable(httpx.main))\n"
+              "atexit.register(check)\nengine.entry.main()\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.split()[-2:] == ["True", "True"], done.stderr
+
+
+def test_the_command_ends_without_taking_the_interpreter_apart_and_keeps_its_status_and_output(offline_store,
+                                                                                              tmp_path):
+    # after the command returns and every exit handler has run, the process ends at once: nothing is torn down
+    # (the object below is never finalized), the status is the command's, and piped output arrives whole
+    script = ("import atexit, sys\nimport engine.entry, engine.cli\n"
+              "class Noisy:\n    def __del__(self):\n        print('torn down', flush=True)\n"
+              "kept = Noisy()\n"
+              "atexit.register(lambda: print('exit handler ran'))\n"
+              "sys.argv = ['inlet'] + sys.argv[1:]\nengine.entry.main()\n")
+    plain = script.replace("engine.entry.main()", "engine.cli.main()")  # the command alone, as before
+
+    def run(code: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+
+    done = run(script, "--version")
+    assert done.returncode == 0 and done.stdout.splitlines() == ["inlet, version 0.1.0", "exit handler ran"], done
+
+    missing = str(tmp_path / "missing.yaml")
+    failed, usual = run(script, "-c", missing, "status"), run(plain, "-c", missing, "status")
+    assert failed.returncode == usual.returncode != 0 and failed.stderr == usual.stderr
+    assert "torn down" not in failed.stdout and "torn down" in usual.stdout  # the usual end finalizes it
+
+    lines = 30_000  # far more than a pipe's buffer
+    sql = run(script, "-c", str(offline_store), "sql", f"SELECT range AS n FROM range({lines})", "--format", "csv")
+    assert sql.returncode == 0, sql.stderr
+    assert sql.stdout.splitlines()[-2:] == [str(lines - 1), "exit handler ran"]
