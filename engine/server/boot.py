@@ -54,8 +54,8 @@ def tune_gc() -> None:
     object (FastAPI, pydantic, DuckDB and Arrow modules); under load those pauses made up most of the
     p99 latency (tens of ms each, about 9% of the core). Freezing what start-up built takes it out of
     every collection, and a higher first threshold makes collections rarer; short-lived request objects
-    are still freed by reference counting as before."""
-    gc.collect()
+    are still freed by reference counting as before. No full collection before the freeze: at that point it found
+    ~15 unreachable objects among ~50,000 and took 20-25 ms of every `inlet sync`'s start."""
     gc.freeze()
     gc.set_threshold(10_000, 50, 100)
 
