@@ -20,7 +20,7 @@ from typing import Any
 from connectors.kit import EndingBefore, RequestRejected, SourceClient, StartingAfter
 from connectors.stripe.objects import StripeObject
 from engine.ids import new_id
-from engine.sync.model import Page, RecordIn
+from engine.sync.model import Listed, Page, RecordIn
 
 RETENTION = 30 * 86400  # seconds of events Stripe keeps
 RETENTION_MARGIN = 3600  # fall back a little early: an event expiring mid-run would break the chain
@@ -67,7 +67,7 @@ class StripeStream:
                     if records:
                         last = records[-1]
                         cursor = {**cursor, "after": last["id"], "created": last.get("created")}
-                    yield Page([RecordIn(r["id"], r) for r in records], cursor, scan_id=cursor["scan"],
+                    yield Page(Listed([r["id"] for r in records], records), cursor, scan_id=cursor["scan"],
                                requests=requests, mode=how, note=note)
                     requests, note = 0, None
                 break

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from engine.ids import new_id
 from engine.profiles import Observation, Registry, apply_observations, record_profiles
-from engine.sync.model import Page
+from engine.sync.model import Listed, Page
 
 _TS = pa.timestamp("us", tz="UTC")
 _INCOMING = pa.schema([("external_id", pa.string()), ("data", pa.string()), ("deleted", pa.bool_()),
@@ -89,21 +89,37 @@ def apply_pages(con: duckdb.DuckDBPyConnection, target: Target, pages: list[Page
 
 
 def _incoming(pages: list[Page], now: int) -> pa.Table:
-    records = [record for page in pages for record in page.records]
     pos: list[int] = []
     n = 0
     for index, page in enumerate(pages):  # a later page wins over any position in an earlier one
         start = (index << 32) + n
         pos.extend(range(start, start + len(page.records)))
         n += len(page.records)
-    dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
-    datas = [d if d is None or isinstance(d, str) else dumps(d, option=sort).decode() for d in
-             [r.data for r in records]]
-    arrays = [pa.array([r.external_id for r in records], pa.string()), pa.array(datas, pa.string()),
+    if all(isinstance(page.records, Listed) for page in pages):
+        return _incoming_listed(pages, now, pos)
+    records = [record for page in pages for record in page.records]
+    arrays = [pa.array([r.external_id for r in records], pa.string()),
+              pa.array(_texts([r.data for r in records]), pa.string()),
               pa.array([r.deleted for r in records], pa.bool_()),
               pa.array([now if r.updated_at_us is None else r.updated_at_us for r in records], _TS),
               pa.array([r.vendor_event_id for r in records], pa.string()), pa.array(pos, pa.int64())]
     return pa.Table.from_arrays(arrays, schema=_INCOMING)
+
+
+def _incoming_listed(pages: list[Page], now: int, pos: list[int]) -> pa.Table:
+    """`_incoming` of list reads' pages: their columns as they are; none is deleted, each was current when read."""
+    ids = [i for page in pages for i in page.records.ids]  # type: ignore[union-attr]
+    datas = _texts([o for page in pages for o in page.records.objects])  # type: ignore[union-attr]
+    n = len(ids)
+    arrays = [pa.array(ids, pa.string()), pa.array(datas, pa.string()), pa.array([False] * n, pa.bool_()),
+              pa.array([now] * n, _TS), pa.nulls(n, pa.string()), pa.array(pos, pa.int64())]
+    return pa.Table.from_arrays(arrays, schema=_INCOMING)
+
+
+def _texts(datas: list) -> list:
+    """The objects as JSON text (str, or UTF-8 bytes as the runner leaves a list read's), sorted keys; None kept."""
+    dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
+    return [d if d is None or isinstance(d, str | bytes) else dumps(d, option=sort) for d in datas]
 
 
 # Every version that differs from the one before it (the stored row, for the first) is a change and appends an
@@ -200,7 +216,8 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
     if not incoming.num_rows:
         return counts
     keys = {"source": target.source_id, "type": target.object_type}
-    if any(p.push for p in pages) or any(r.updated_at_us is not None for p in pages for r in p.records):
+    if any(p.push or (not isinstance(p.records, Listed) and any(r.updated_at_us is not None for r in p.records))
+           for p in pages):
         # versions with the vendor's own time (events, webhooks, HubSpot, Shopify): one older than the stored
         # version is history already superseded (a webhook got there first), not a change to make now
         with _registered(con, "pushed", incoming):
