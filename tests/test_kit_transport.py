@@ -433,3 +433,34 @@ def test_a_connection_is_reused_only_on_the_loop_that_opened_it():
     assert asyncio.run(get("/b")) == "2"  # a new loop: a new connection, the first loop's one dropped
     server.close()
     assert server.connections == 2
+
+
+async def test_a_body_of_unknown_length_goes_out_chunked():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    received: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            data = b""
+            while not data.endswith(b"0\r\n\r\n"):
+                data += conn.recv(65536)
+            received.append(data)
+            conn.sendall(ok(b"done"))
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    async def parts():
+        yield b"hello "
+        yield b"world"
+
+    try:
+        async with httpx.AsyncClient(transport=LoopTransport(tls=False)) as client:
+            answer = await client.post(f"http://127.0.0.1:{server.getsockname()[1]}/up", content=parts())
+    finally:
+        server.close()
+    assert answer.text == "done"
+    head, _, body = received[0].partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower() and body == b"b\r\nhello world\r\n0\r\n\r\n"

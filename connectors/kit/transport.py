@@ -16,7 +16,8 @@ them alike; the connect, write and read timeouts come from the request (the read
 of the answer, not the whole answer); connections are kept alive per origin (the one used last goes out first).
 An idle connection the server closes is dropped as soon as the loop hears of it, and a request that meets one
 closed under it anyway is sent once more on a new connection when it is a GET, HEAD or OPTIONS. A connection is
-only reused on the event loop that opened it. A request cancelled while it waits closes its connection.
+only reused on the event loop that opened it. A request cancelled while it waits closes its connection. A
+request body of unknown length (an async iterator) goes out chunked, as its Transfer-Encoding header says.
 
 TLS: one CA-verifying context per process, made on first use (loading the CA bundle cost 20-40 ms per client);
 a client of a plain-HTTP base URL (the sandbox, a local proxy) gets a context that trusts no CA at all, so an https
@@ -62,7 +63,10 @@ class LoopTransport(httpx.AsyncBaseTransport):
         head = [request.method.encode("ascii"), b" ", url.raw_path, b" HTTP/1.1\r\n"]
         for name, value in request.headers.raw:
             head += (name, b": ", value, b"\r\n")
-        head += (b"\r\n", await request.aread())
+        body = await request.aread()
+        if b"chunked" in request.headers.get("Transfer-Encoding", "").lower().encode():  # a body of unknown length
+            body = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
+        head += (b"\r\n", body)
         message = b"".join(head)
         for last_try in (False, True):
             connection, reused = await self._take(origin, timeouts.get("connect"), request)
