@@ -464,3 +464,13 @@ async def test_a_body_of_unknown_length_goes_out_chunked():
     assert answer.text == "done"
     head, _, body = received[0].partition(b"\r\n\r\n")
     assert b"transfer-encoding: chunked" in head.lower() and body == b"b\r\nhello world\r\n0\r\n\r\n"
+
+
+async def test_a_body_the_server_does_not_take_in_time_is_a_write_timeout(silent_server):
+    # the server never reads: the socket's buffers fill, the rest waits in ours past the write timeout
+    timeout = httpx.Timeout(30, write=0.3)
+    async with httpx.AsyncClient(base_url=silent_server, transport=LoopTransport(tls=False), timeout=timeout) as client:
+        started = time.monotonic()
+        with pytest.raises(httpx.WriteTimeout):
+            await client.post("/upload", content=b"x" * (64 << 20))
+        assert time.monotonic() - started < 10
