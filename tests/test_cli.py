@@ -288,24 +288,26 @@ def test_the_control_socket_is_for_the_store_owner_only(serving):
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
 
 
-def test_the_command_starts_with_the_garbage_collector_held_back():
-    # the objects start-up builds live as long as the process: no use walking them at every 700 allocations
+def exit_checks(*checks: str) -> list[str]:
+    """`inlet --version` through the entry point, with `checks` (Python expressions) printed by an exit handler."""
     script = ("import atexit, gc, sys\nimport engine.entry\nsys.argv = ['inlet', '--version']\n"
-              "atexit.register(lambda: print(gc.get_threshold()[0] == engine.entry.STARTUP_THRESHOLD,\n"
-              "                              'engine.cli' in sys.modules))\n"
+              f"atexit.register(lambda: print(*[eval(c) for c in {list(checks)!r}], sep='\\n'))\n"
               "engine.entry.main()\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert done.stdout.split()[-2:] == ["True", "True"], done.stderr
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()[-len(checks):]
+
+
+def test_the_command_starts_with_the_garbage_collector_held_back():
+    # the objects start-up builds live as long as the process: no use walking them at every 700 allocations
+    assert exit_checks("gc.get_threshold()[0] == engine.entry.STARTUP_THRESHOLD", "'engine.cli' in sys.modules") == [
+        "True", "True"]
 
 
 def test_the_command_never_imports_httpxs_command_line_client():
     # it pulls in rich and pygments where they are installed: tens of ms of every command's start, never used
-    script = ("import atexit, sys\nimport engine.entry\nsys.argv = ['inlet', '--version']\n"
-              "def check():\n    import httpx\n"
-              "    print('httpx._main' in sys.modules and sys.modules['httpx._main'] is None, callable(httpx.main))\n"
-              "atexit.register(check)\nengine.entry.main()\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert done.stdout.split()[-2:] == ["True", "True"], done.stderr
+    assert exit_checks("'httpx._main' in sys.modules and sys.modules['httpx._main'] is None",
+                       "callable(__import__('httpx').main)") == ["True", "True"]
 
 
 def test_the_command_ends_without_taking_the_interpreter_apart_and_keeps_its_status_and_output(offline_store,

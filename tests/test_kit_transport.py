@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -387,25 +388,34 @@ async def test_an_answer_that_says_it_closes_the_connection_is_not_kept():
     assert server.connections == 2
 
 
-async def test_the_read_timeout_bounds_each_wait_not_the_whole_answer():
-    # the body trickles in over ~0.9 s, a piece every 0.15 s: a 0.5 s read timeout is never hit
+def one_connection(serve: Callable[[socket.socket], None]) -> tuple[str, socket.socket]:
+    """A loopback server that hands its first connection to `serve` on a thread: its URL, and its socket to close."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
 
-    def trickle() -> None:
+    def accept() -> None:
         conn, _ = server.accept()
         with conn:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
-            for piece in b"abcdef":
-                time.sleep(0.15)
-                conn.sendall(bytes([piece]))
+            serve(conn)
 
-    threading.Thread(target=trickle, daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}", server
+
+
+async def test_the_read_timeout_bounds_each_wait_not_the_whole_answer():
+    # the body trickles in over ~0.9 s, a piece every 0.15 s: a 0.5 s read timeout is never hit
+    def trickle(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
+        for piece in b"abcdef":
+            time.sleep(0.15)
+            conn.sendall(bytes([piece]))
+
+    url, server = one_connection(trickle)
     try:
         async with httpx.AsyncClient(transport=LoopTransport(tls=False), timeout=0.5) as client:
-            assert (await client.get(f"http://127.0.0.1:{server.getsockname()[1]}/slow")).text == "abcdef"
+            assert (await client.get(f"{url}/slow")).text == "abcdef"
     finally:
         server.close()
 
@@ -436,29 +446,23 @@ def test_a_connection_is_reused_only_on_the_loop_that_opened_it():
 
 
 async def test_a_body_of_unknown_length_goes_out_chunked():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
     received: list[bytes] = []
 
-    def serve() -> None:
-        conn, _ = server.accept()
-        with conn:
-            data = b""
-            while not data.endswith(b"0\r\n\r\n"):
-                data += conn.recv(65536)
-            received.append(data)
-            conn.sendall(ok(b"done"))
-
-    threading.Thread(target=serve, daemon=True).start()
+    def serve(conn: socket.socket) -> None:
+        data = b""
+        while not data.endswith(b"0\r\n\r\n"):
+            data += conn.recv(65536)
+        received.append(data)
+        conn.sendall(ok(b"done"))
 
     async def parts():
         yield b"hello "
         yield b"world"
 
+    url, server = one_connection(serve)
     try:
         async with httpx.AsyncClient(transport=LoopTransport(tls=False)) as client:
-            answer = await client.post(f"http://127.0.0.1:{server.getsockname()[1]}/up", content=parts())
+            answer = await client.post(f"{url}/up", content=parts())
     finally:
         server.close()
     assert answer.text == "done"
