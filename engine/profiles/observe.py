@@ -85,6 +85,7 @@ def apply_observations(con: duckdb.DuckDBPyConnection, registry: Registry, obser
     tables.create_profiles(con, res.created, now_us)
     merged_ids = [m for m, _, _ in res.merges]
     attrs = tables.load_attributes(con, sorted(set(res.profiles) | set(merged_ids)))
+    no_attributes = not any(attrs.values())  # of the profiles every change below is to
     changed: dict[tuple[str, str], Attr] = {}
     for merged, into, _ in res.merges:  # the newest value of each attribute survives
         for name, attr in attrs.pop(merged, {}).items():
@@ -133,16 +134,19 @@ def apply_observations(con: duckdb.DuckDBPyConnection, registry: Registry, obser
                     cancelled.setdefault(obs.ref, []).append(rule.path)
 
     outbox.cancel(con, cancelled, now_us)
-    tables.save_attributes(con, changed, merged_ids, now_us)
+    tables.save_attributes(con, changed, merged_ids, now_us, fresh=no_attributes)
     touched = sorted({p for p in res.profiles})
     outcome = Outcome(profile_of, changed_attributes=len(changed), merges=len(res.merges))
+    agreed_out: dict = {}
     if registry.writes_anything:
         fresh = {o.ref: o.data for o in observations if o.ref is not None}
         wanted, agreed_out = _reconcile(con, registry, touched, attrs, fresh, agreed, agreed_new, errors)
         agreed_new.update(agreed_out)
         owners = {ref: p for ref, p in _owners(con, touched)}
         outcome.writebacks = outbox.enqueue(con, wanted, owners, now_us)
-    tables.save_field_sync(con, agreed_new, now_us)
+    # `agreed` holds every row there is of the observed records: without one (and none for other records) every
+    # row is new
+    tables.save_field_sync(con, agreed_new, now_us, fresh=not agreed and not agreed_out)
     tables.refresh_profiles(con, touched, now_us)
     tables.record_mapping_errors(con, errors, now_us)
     return outcome
