@@ -199,3 +199,25 @@ def demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     carry `xdist_group("demo")` so that, with `--dist loadgroup`, one worker runs them all and the demo once."""
     directory = tmp_path_factory.mktemp("demo") / "demo"
     return inlet("demo", "--dir", str(directory), timeout=120), directory
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback server that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
