@@ -69,21 +69,26 @@ def _assert_sdk_events(server, tag: str, library: str) -> None:
     assert all(e["source_id"] == "web" for e in got)
 
 
-@pytest.mark.parametrize("gzipped", [False, True])
-def test_segment_analytics_python_end_to_end(server, monkeypatch, gzipped):
-    from segment.analytics import Client, request
-
-    urls = _only_to(server, monkeypatch, request)
+def _run_sdk(server, monkeypatch, client_class, request_module, prefix: str, **options) -> None:
+    """Send the SDK calls through a real SDK client (Segment's or Customer.io's, the same API) to the server's
+    /v1/batch only, and check every event landed with no error reported to the SDK."""
+    urls = _only_to(server, monkeypatch, request_module)
     errors: list = []
-    client = Client(WEB_KEY, host=server.url, gzip=gzipped, max_retries=1, upload_interval=0.05,
-                    on_error=lambda exc, batch: errors.append(exc))
+    client = client_class(WEB_KEY, host=server.url, max_retries=1, upload_interval=0.05,
+                          on_error=lambda exc, batch: errors.append(exc), **options)
     try:
-        _sdk_calls(client, "seg")
+        _sdk_calls(client, prefix)
     finally:
         client.shutdown()
     assert not errors
     assert urls and all(u == f"{server.url}/v1/batch" for u in urls)
-    _assert_sdk_events(server, "seg", "analytics-python")
+    _assert_sdk_events(server, prefix, "analytics-python")
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_segment_analytics_python_end_to_end(server, monkeypatch, gzipped):
+    from segment.analytics import Client, request
+
+    _run_sdk(server, monkeypatch, Client, request, "seg", gzip=gzipped)
     assert not rejections(server)
 
 
@@ -92,17 +97,7 @@ def test_customerio_cdp_analytics_end_to_end(server, monkeypatch):
     import customerio.analytics as analytics  # installed by `make test` (the dev extra): never skipped
     Client, request = analytics.Client, analytics.request
 
-    urls = _only_to(server, monkeypatch, request)
-    errors: list = []
-    client = Client(WEB_KEY, host=server.url, max_retries=1, upload_interval=0.05,
-                    on_error=lambda exc, batch: errors.append(exc))
-    try:
-        _sdk_calls(client, "cio")
-    finally:
-        client.shutdown()
-    assert not errors
-    assert urls and all(u == f"{server.url}/v1/batch" for u in urls)
-    _assert_sdk_events(server, "cio", "analytics-python")
+    _run_sdk(server, monkeypatch, Client, request, "cio")
 
 
 def test_segment_sdk_refused_key_is_reported_to_the_sdk(server, monkeypatch):
