@@ -203,9 +203,12 @@ def test_replay_ignores_a_torn_last_frame(tmp_path):
     for seq in (1, 2, 3):
         spool.append(seq, b'{"n": %d}' % seq)
     spool.close(0)
-    [segment] = list((tmp_path / "spool").glob("*.log"))
+    [segment] = list((tmp_path / "spool").glob("*.seg"))
     segment.write_bytes(segment.read_bytes()[:-3])  # the crash cut the last write short
-    assert [seq for seq, _ in Spool(tmp_path / "spool").replay()] == [1, 2]
+    spool = Spool(tmp_path / "spool")
+    assert [seq for seq, _ in spool.replay()] == [1, 2]
+    [found] = spool.found
+    assert found.damage.torn and found.before == 2 and found.lost is None
 
 
 async def test_stop_answers_and_ingests_what_is_queued(tmp_path):

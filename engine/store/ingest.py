@@ -52,6 +52,13 @@ class Batch:
         self.rows["profiles"].extend([row[1], row[3]] for row in record.get("se", ()))
 
     @classmethod
+    def from_records(cls, records: list[tuple[int, dict]]) -> Batch:
+        batch = cls()
+        for seq, record in records:
+            batch.add(seq, record)
+        return batch
+
+    @classmethod
     def of(cls, seq: int, record: dict | None = None) -> Batch:
         batch = cls(seq=seq)
         if record is not None:

@@ -6,22 +6,32 @@ ingest thread then moves the spooled records into DuckDB in large batches, and r
 highest sequence number it committed, in the same transaction. At start-up every spooled record above that
 number is ingested again, so a crash at any point loses nothing and doubles nothing.
 
-A record is one batch: a sequence number and an orjson payload, framed as
-    length (4 bytes) | crc32 of seq+payload (4) | seq (8) | payload
-in numbered segment files. A frame cut short by a crash was never acknowledged; replay ignores it.
+A record is one batch: a sequence number and an orjson payload, framed (engine/store/frames.py) in numbered
+segment files. Damage is never silent and never deleted: replay reads past a damaged range to the records
+after it, logs it (an ERROR unless the sequence numbers around it prove that no record the store lacks was
+in it), and a segment that held damage is moved to `damaged/` instead of being deleted once the store has
+its intact records. `damaged/` and `quarantine.jsonl` (rows DuckDB refused) wait there for a person.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import struct
 import threading
-import zlib
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-_HEAD = struct.Struct("<IIQ")  # length of payload, crc32, sequence number
+import orjson
+
+from engine.store.frames import Damage, encode, scan
+
 SEGMENT_BYTES = 32 * 1024 * 1024
+SUFFIX, LEGACY_SUFFIX = ".seg", ".log"  # framed with a magic; before it (still read)
+DAMAGED = "damaged"
+QUARANTINE = "quarantine.jsonl"
+log = logging.getLogger("inlet.store")
 
 
 class SpoolError(OSError):
@@ -32,21 +42,32 @@ def spool_dir(store_path: Path) -> Path:
     return Path(f"{Path(store_path).absolute()}.spool")
 
 
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) readable by the owner only, whatever the umask; an existing one is made
+    so too. Returns it."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _segment_files(directory: Path) -> list[tuple[int, Path]]:
+    found = [(int(p.stem), p) for suffix in (SUFFIX, LEGACY_SUFFIX) for p in Path(directory).glob(f"*{suffix}")
+             if p.stem.isdigit()]
+    return sorted(found)
+
+
+def scan_spool(directory: Path) -> Iterator[tuple[int, int, bytes] | Damage]:
+    """(segment, seq, payload) of every intact record and a Damage for every damaged range, in order.
+    Reads only: a missing directory has none."""
+    for number, path in _segment_files(directory):
+        for item in scan(number, path.read_bytes(), legacy=path.suffix == LEGACY_SUFFIX):
+            yield item if isinstance(item, Damage) else (number, *item)
+
+
 def read_records(directory: Path) -> Iterator[tuple[int, int, bytes]]:
-    """(segment, seq, payload) of every intact record, in order; a segment is read up to a torn frame.
-    Reads only: a missing directory has no records."""
-    directory = Path(directory)
-    numbers = sorted(int(p.stem) for p in directory.glob("*.log") if p.stem.isdigit())
-    for number in numbers:
-        data = (directory / f"{number:012d}.log").read_bytes()
-        offset = 0
-        while offset + _HEAD.size <= len(data):
-            length, crc, seq = _HEAD.unpack_from(data, offset)
-            end = offset + _HEAD.size + length
-            if end > len(data) or zlib.crc32(data[offset + 8:end]) != crc:
-                break
-            yield number, seq, data[offset + _HEAD.size:end]
-            offset = end
+    """(segment, seq, payload) of every intact record, in order."""
+    return (item for item in scan_spool(directory) if not isinstance(item, Damage))
 
 
 def records_after(directory: Path, seq: int) -> int:
@@ -54,36 +75,105 @@ def records_after(directory: Path, seq: int) -> int:
     return sum(1 for _, s, _ in read_records(directory) if s > seq)
 
 
+@dataclass
+class Found:
+    """A damaged range found by replay, and what it cost: `lost` are the sequence numbers of records that the
+    store does not hold and that no intact frame holds either (None: not known, the damage ends the spool)."""
+
+    damage: Damage
+    before: int  # seq of the last intact record before it (0: none)
+    after: int | None = None  # seq of the first intact record after it (None: none)
+    lost: tuple[int, int] | None = None  # first and last missing seq; (x, x-1) when none is missing
+
+    def describe(self) -> str:
+        d = self.damage
+        where = f"{d.length} damaged bytes at offset {d.offset} of spool segment {d.segment}"
+        if self.lost is None:
+            what = ("a write cut short: the batch being written when the process stopped (never acknowledged), "
+                    "unless damage cut acknowledged records off the end" if d.torn else
+                    "records after it may be lost")
+            return f"{where} after record {self.before}: {what}"
+        first, last = self.lost
+        if last < first:
+            return f"{where}: no record the store lacks was in it"
+        return f"{where}: acknowledged record(s) {first}-{last} could not be read and are not in the store"
+
+    @property
+    def harmless(self) -> bool:
+        return self.lost is not None and self.lost[1] < self.lost[0]
+
+
+def health(directory: Path) -> dict:
+    """What waits in the spool directory for a person: damaged segments kept aside, and rows DuckDB refused."""
+    directory = Path(directory)
+    quarantine = directory / QUARANTINE
+    rows = 0
+    if quarantine.exists():
+        with open(quarantine, "rb") as f:
+            rows = sum(1 for _ in f)
+    damaged = sorted(p.name for p in (directory / DAMAGED).glob("*") if p.suffix in (SUFFIX, LEGACY_SUFFIX))
+    return {"quarantined_rows": rows, "quarantine_file": str(quarantine) if rows else None,
+            "damaged_segments": damaged, "damaged_dir": str(directory / DAMAGED) if damaged else None}
+
+
 class Spool:
     def __init__(self, directory: Path):
-        self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = private_dir(directory)
         self._fd: int | None = None
         self._segment: int = 0
         self._size = 0
         self._last_seq: dict[int, int] = {}  # segment number -> highest seq written to it
+        self._paths: dict[int, Path] = {}
+        self._damaged: set[int] = set()  # segments holding damage: moved aside, never deleted
+        self.found: list[Found] = []  # damage the last replay found
         self._lock = threading.Lock()  # the ingest thread releases while the spool thread appends
         self._write = os.write  # attributes, so a test can make the disk fail
         self._sync = os.fdatasync
 
     # -- reading (start-up) ---------------------------------------------------------------------------
     def segments(self) -> list[int]:
-        return sorted(int(p.stem) for p in self.dir.glob("*.log") if p.stem.isdigit())
+        return [number for number, _ in _segment_files(self.dir)]
 
-    def replay(self) -> Iterator[tuple[int, bytes]]:
-        """Every intact record in every segment, in order. Only segments read here (or written by this
-        process) may later be released: one never looked at might hold records the store lacks."""
-        for number in self.segments():
+    def replay(self, committed: int = 0) -> Iterator[tuple[int, bytes]]:
+        """Every intact record in every segment, in order, reading past damage (see `found` afterwards; each
+        damaged range is logged). `committed`: the store's last sequence number, to tell whether a damaged range
+        held a record the store lacks. Only segments read here (or written by this process) may later be
+        released: one never looked at might hold records the store lacks."""
+        for number, path in _segment_files(self.dir):
             self._last_seq.setdefault(number, 0)  # 0: no records (yet); a record found below raises it
-        for number, seq, payload in read_records(self.dir):
-            self._last_seq[number] = seq
+            self._paths[number] = path
+        self.found = []
+        seen: set[int] = set()
+        last = 0
+        waiting: list[Found] = []  # damage not yet followed by an intact record
+        for item in scan_spool(self.dir):
+            if isinstance(item, Damage):
+                self._damaged.add(item.segment)
+                waiting.append(Found(item, last))
+                self.found.append(waiting[-1])
+                continue
+            number, seq, payload = item
+            seen.add(seq)
+            for found in waiting:
+                found.after = seq
+            waiting = []
+            self._last_seq[number] = max(self._last_seq[number], seq)
+            last = seq
             yield seq, payload
+        for found in self.found:
+            if found.after is not None:
+                missing = [s for s in range(max(found.before, committed) + 1, found.after) if s not in seen]
+                found.lost = (missing[0], missing[-1]) if missing else (found.after, found.after - 1)
+            if found.harmless:
+                log.warning("%s; the segment is kept in %s", found.describe(), self.dir / DAMAGED)
+            else:
+                log.error("%s; the segment is kept in %s for a person to look at", found.describe(),
+                          self.dir / DAMAGED)
 
     # -- writing --------------------------------------------------------------------------------------
     def append(self, seq: int, payload: bytes) -> None:
         """Make one record durable (raises SpoolError if it is not)."""
-        frame_tail = struct.pack("<Q", seq) + payload
-        frame = struct.pack("<II", len(payload), zlib.crc32(frame_tail)) + frame_tail
+        frame = encode(seq, payload)
         if self._fd is None or self._size >= SEGMENT_BYTES:
             self._open_segment()
         try:
@@ -99,13 +189,19 @@ class Spool:
             self._last_seq[self._segment] = seq
 
     def release(self, ingested_seq: int) -> None:
-        """Delete the segments whose every record is in the store, except the one being written. Only segments
-        this process read or wrote are candidates (their last sequence numbers are known), so no directory
-        listing is needed on this path, which runs after every ingest commit."""
+        """Delete the segments whose every record is in the store, except the one being written; one that held
+        damage is moved to `damaged/` instead. Only segments this process read or wrote are candidates (their
+        last sequence numbers are known), so no directory listing is needed on this path, which runs after
+        every ingest commit."""
         with self._lock:
             for number, last in list(self._last_seq.items()):
                 if number != self._segment and last <= ingested_seq:
-                    (self.dir / f"{number:012d}.log").unlink(missing_ok=True)
+                    path = self._paths.pop(number, self.dir / f"{number:012d}{SUFFIX}")
+                    if number in self._damaged:
+                        self._set_aside(path)
+                        self._damaged.discard(number)
+                    else:
+                        path.unlink(missing_ok=True)
                     del self._last_seq[number]
 
     def close(self, ingested_seq: int) -> None:
@@ -117,20 +213,28 @@ class Spool:
             self._segment = 0
         self.release(ingested_seq)
 
+    def _set_aside(self, path: Path) -> None:
+        # numbers start again at 1 once the spool is empty: the time keeps an earlier damaged segment's name apart
+        target = private_dir(self.dir / DAMAGED) / f"{path.stem}-{time.time_ns()}{path.suffix}"
+        notes = [{"offset": f.damage.offset, "length": f.damage.length, "torn": f.damage.torn,
+                  "what": f.describe()} for f in self.found if f.damage.segment == int(path.stem)]
+        (target.with_suffix(".json")).write_bytes(orjson.dumps(notes, option=orjson.OPT_INDENT_2))
+        os.replace(path, target)
+        _fsync_dir(target.parent)
+        _fsync_dir(self.dir)
+        log.error("spool segment %s held damage; it is kept as %s", path.name, target)
+
     def _open_segment(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
         with self._lock:
             self._segment = max([*self.segments(), self._segment]) + 1
             self._last_seq[self._segment] = 0
-        path = self.dir / f"{self._segment:012d}.log"
+        path = self.dir / f"{self._segment:012d}{SUFFIX}"
+        self._paths[self._segment] = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         self._size = 0
-        dir_fd = os.open(self.dir, os.O_RDONLY)  # the new file's name must be durable too
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(self.dir)  # the new file's name must be durable too
 
     def _abandon_segment(self) -> None:
         """After a failed write the segment may end in a torn frame: write the next batch to a new one."""
@@ -139,3 +243,11 @@ class Spool:
         except OSError:
             pass
         self._fd = None
+
+
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

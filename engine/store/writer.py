@@ -44,7 +44,7 @@ from engine.store.ingest import (
     lookup_users,
 )
 from engine.store.items import EventIn, RejectionIn, StoreBehind, Stored, StoreUnavailable
-from engine.store.spool import Spool, SpoolError
+from engine.store.spool import QUARANTINE, Spool, SpoolError
 
 log = logging.getLogger("inlet.store")
 
@@ -77,6 +77,7 @@ class StoreWriter:
         self._threads: list[threading.Thread] = []
         self._recovered = False
         self._stopping = False
+        self._held = False  # a batch was left in the spool at shutdown: nothing after it is committed
         self._seq = 0  # last sequence number spooled
         self.ingested_seq = 0  # last sequence number committed to DuckDB
         self.spool_writes = 0  # batches made durable, for tests and benchmarks
@@ -99,8 +100,9 @@ class StoreWriter:
 
     def _recover(self) -> int:
         committed = committed_seq(self._con)
+        self.ingested_seq = committed
         batch, replayed, top = Batch(), 0, committed
-        for seq, payload in self._spool.replay():
+        for seq, payload in self._spool.replay(committed):
             top = max(top, seq)
             if seq <= committed:
                 continue
@@ -281,7 +283,11 @@ class StoreWriter:
 
     def _commit_retrying(self, batch: Batch) -> None:
         """Ingest until it works: these events are acknowledged, so giving up is not an option, except at
-        shutdown, where they stay in the spool for the next start."""
+        shutdown, where they stay in the spool for the next start. The store's sequence number only ever moves
+        over records that are committed or in quarantine: once a batch is left in the spool, no later one is
+        committed (it would move the number past the records left behind, and release their segment)."""
+        if self._held:
+            return
         delay = 0.05
         for attempt in range(1, 10**9):
             try:
@@ -292,14 +298,22 @@ class StoreWriter:
                 self.last_error = str(exc)
                 log.error("ingesting spool records up to %d failed (attempt %d): %s", batch.seq, attempt, exc)
                 if self._stopping and attempt >= 3:
-                    log.error("leaving them in the spool; the next start takes them in")
+                    log.error("leaving spool records %d-%d (and any after them) in the spool; the next start "
+                              "takes them in", self.ingested_seq + 1, batch.seq)
+                    self._held = True
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
     def _ingest_or_set_aside(self, batch: Batch) -> None:
-        """Commit the batch. If DuckDB refuses its data (not a passing fault), commit its records one by one,
-        and within a refused record set aside only the rows refused, so one bad row never holds up the rest."""
+        """Commit the batch's records the store does not hold yet (a retry after a passing fault may find some
+        committed). If DuckDB refuses their data or runs out of memory on them (not a passing fault), commit
+        them record by record, and within a refused record set aside only the rows refused, so one bad row
+        never holds up the rest."""
+        if batch.seq <= self.ingested_seq:
+            return
+        if batch.records and batch.records[0][0] <= self.ingested_seq:
+            batch = Batch.from_records([(seq, r) for seq, r in batch.records if seq > self.ingested_seq])
         try:
             self._commit(batch)
             return
@@ -325,28 +339,43 @@ class StoreWriter:
                     ingest(self._con, Batch.of(seq, {key: [row]}))
                     kept[key].append(row)
                 except Exception as row_exc:
+                    if not _refuses_data(row_exc):
+                        raise  # a passing fault: the whole record is tried again later
                     refused.append({"table": RECORD_TABLES.get(key, key), "row": row, "error": str(row_exc)})
                 finally:
                     _rollback(self._con)
-        if not refused:  # the rows only fail together: keep the whole record aside
-            refused = [{"record": record, "error": str(exc)}]
-            kept = {}
-        path = self._spool.dir / "quarantine.jsonl"
-        with open(path, "ab") as out:
+        if refused:
+            try:
+                self._commit(Batch.of(seq, kept), quarantine=refused)
+                return
+            except Exception as kept_exc:
+                if not _refuses_data(kept_exc):
+                    raise
+        # the rows only fail together: keep the whole record aside
+        self._commit(Batch.of(seq, {}), quarantine=[{"record": record, "error": str(exc)}])
+
+    def _quarantine(self, seq: int, refused: list[dict]) -> None:
+        """Append refused rows to `quarantine.jsonl` (owner-only, fsynced) before the sequence number moves."""
+        path = self._spool.dir / QUARANTINE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with open(fd, "ab") as out:
             for item in refused:
-                out.write(orjson.dumps({"seq": seq, **item}) + b"\n")
+                out.write(orjson.dumps({"seq": seq, **item}, default=str) + b"\n")
             out.flush()
             os.fsync(out.fileno())
         log.error("the store refused %d row(s) of spool record %d (%s); they are kept in %s",
-                  len(refused), seq, exc, path)
+                  len(refused), seq, refused[0]["error"], path)
         self.set_aside += len(refused)
-        self._commit(Batch.of(seq, kept))
 
-    def _commit(self, batch: Batch, *, mapped: bool = True) -> None:
+    def _commit(self, batch: Batch, *, mapped: bool = True, quarantine: list[dict] | None = None) -> None:
+        """Commit the batch with its sequence number; `quarantine`: rows of it the store refused, written to the
+        quarantine file before the commit that moves the number past them."""
         con = self._con
         con.execute("BEGIN")
         try:
             ingest(con, batch)
+            if quarantine:
+                self._quarantine(batch.seq, quarantine)
             if mapped and self.on_events is not None and batch.rows["events"]:
                 try:
                     self.on_events(con, batch.rows["events"])
@@ -354,7 +383,7 @@ class StoreWriter:
                     _rollback(con)
                     self.mapping_failures += 1
                     log.exception("mapping %d events failed; they are stored without it", len(batch.rows["events"]))
-                    self._commit(batch, mapped=False)
+                    self._commit(batch, mapped=False)  # the quarantine file has the refused rows already
                     self._note_unmapped(batch, exc)
                     return
             con.execute("COMMIT")
@@ -430,7 +459,8 @@ def _profile(e: EventIn, sessions: dict, users: dict, new_sessions: dict, new_us
 def _refuses_data(exc: Exception) -> bool:
     """DuckDB or Arrow refusing what a record holds, as opposed to a fault that may pass (I/O, a lock)."""
     return isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException | duckdb.ConstraintException
-                      | pa.ArrowInvalid | pa.ArrowTypeError | TypeError | ValueError | KeyError)
+                      | duckdb.OutOfMemoryException | pa.ArrowInvalid | pa.ArrowTypeError | pa.ArrowMemoryError
+                      | MemoryError | TypeError | ValueError | KeyError)
 
 
 def _rollback(con) -> None:
