@@ -14,6 +14,7 @@ import duckdb
 
 from engine.ids import new_id
 from engine.store.database import store_cursor
+from engine.store.files import private_dir, private_file
 
 
 def write_snapshot(con: duckdb.DuckDBPyConnection, store_path: Path, target: Path) -> Path:
@@ -21,7 +22,8 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, store_path: Path, target: Pat
     target = Path(target).absolute()
     if target.resolve() == Path(store_path).resolve():
         raise ValueError("the snapshot path is the store itself; give another path")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        private_dir(target.parent)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     for leftover in (tmp, Path(f"{tmp}.wal")):
         leftover.unlink(missing_ok=True)
@@ -37,5 +39,6 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, store_path: Path, target: Pat
             cur.execute(f"DETACH {alias}")
     finally:
         cur.close()
+    private_file(tmp)  # analysts' copy of everything: the owner's only, as the store is
     os.replace(tmp, target)
     return target

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import orjson
 
+from engine.store.files import private_dir, private_file
 from engine.store.frames import Damage, encode, scan
 
 SEGMENT_BYTES = 32 * 1024 * 1024
@@ -40,15 +41,6 @@ class SpoolError(OSError):
 
 def spool_dir(store_path: Path) -> Path:
     return Path(f"{Path(store_path).absolute()}.spool")
-
-
-def private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) readable by the owner only, whatever the umask; an existing one is made
-    so too. Returns it."""
-    path = Path(path)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-    return path
 
 
 def _segment_files(directory: Path) -> list[tuple[int, Path]]:
@@ -119,6 +111,7 @@ def health(directory: Path) -> dict:
 class Spool:
     def __init__(self, directory: Path):
         self.dir = private_dir(directory)
+        private_file(self.dir / QUARANTINE)  # written before files were private
         self._fd: int | None = None
         self._segment: int = 0
         self._size = 0
@@ -142,6 +135,7 @@ class Spool:
         for number, path in _segment_files(self.dir):
             self._last_seq.setdefault(number, 0)  # 0: no records (yet); a record found below raises it
             self._paths[number] = path
+            private_file(path)  # written before files were private
         self.found = []
         seen: set[int] = set()
         last = 0
@@ -218,7 +212,9 @@ class Spool:
         target = private_dir(self.dir / DAMAGED) / f"{path.stem}-{time.time_ns()}{path.suffix}"
         notes = [{"offset": f.damage.offset, "length": f.damage.length, "torn": f.damage.torn,
                   "what": f.describe()} for f in self.found if f.damage.segment == int(path.stem)]
-        (target.with_suffix(".json")).write_bytes(orjson.dumps(notes, option=orjson.OPT_INDENT_2))
+        fd = os.open(target.with_suffix(".json"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "wb") as out:
+            out.write(orjson.dumps(notes, option=orjson.OPT_INDENT_2))
         os.replace(path, target)
         _fsync_dir(target.parent)
         _fsync_dir(self.dir)

@@ -45,6 +45,7 @@ from engine.store.ingest import (
 )
 from engine.store.items import EventIn, RejectionIn, StoreBehind, Stored, StoreUnavailable
 from engine.store.spool import QUARANTINE, Spool, SpoolError
+from engine.store.spool import health as spool_health
 
 log = logging.getLogger("inlet.store")
 
@@ -160,6 +161,16 @@ class StoreWriter:
             behind = self._seq - self.ingested_seq
             raise StoreBehind(f"the store has not yet taken in {behind} acknowledged batches "
                               f"(they are safe in the spool); last error: {self.last_error}") from None
+
+    def health(self) -> dict:
+        """What `/status` and `inlet status` show of the store's intake: acknowledged batches not yet in DuckDB,
+        the last ingest error, damage found in the spool at start and what waits in quarantine for a person."""
+        return {
+            "spool_pending_batches": self._seq - self.ingested_seq,
+            "last_error": self.last_error,
+            "spool_damage": [f.describe() for f in self._spool.found if not f.harmless],
+            **spool_health(self._spool.dir),
+        }
 
     def stop(self) -> None:
         """Answer and ingest what is queued, then end both threads. Safe to call twice."""
