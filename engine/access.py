@@ -25,7 +25,9 @@ class StoreAccess:
     behind = False  # True when the file lacks acknowledged events still in a stopped server's spool
 
     @staticmethod
-    def open(config: Config) -> StoreAccess:
+    def open(config: Config, *, external_access: bool = True) -> StoreAccess:
+        """`external_access=False`: without a server, the file's connection can read nothing else (for queries;
+        a snapshot needs it, to write its file)."""
         path = config.store.path
         sock = socket_path(path)
         deadline = time.monotonic() + WAIT_FOR_SERVER
@@ -33,7 +35,7 @@ class StoreAccess:
             if sock.exists() and socket_answers(sock):
                 return _ServerAccess(sock)
             try:
-                return _FileAccess(path)
+                return _FileAccess(path, external_access)
             except StoreLockedError:
                 if time.monotonic() > deadline:
                     raise StoreLockedError(
@@ -62,9 +64,9 @@ class StoreAccess:
 
 
 class _FileAccess(StoreAccess):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, external_access: bool = True):
         self.path = path
-        self.con = open_store(path, read_only=True)
+        self.con = open_store(path, read_only=True, external_access=external_access)
         # a server that was killed may have acknowledged events it had not yet moved into the file
         self.behind = records_after(spool_dir(path), committed_seq(self.con)) > 0
 

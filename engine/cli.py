@@ -25,11 +25,11 @@ BEHIND = ("note: the server stopped before moving all acknowledged events from i
 
 
 @contextlib.contextmanager
-def _store(config, what: str):
+def _store(config, what: str, *, external_access: bool = True):
     """The store, through a running server or straight from the file; says so when the file lacks events."""
     from engine.access import StoreAccess
 
-    with StoreAccess.open(config) as store:
+    with StoreAccess.open(config, external_access=external_access) as store:
         if store.behind:
             click.echo(BEHIND.format(what=what), err=True)
         yield store
@@ -90,7 +90,7 @@ def sql(ctx: click.Context, query: str, fmt: str) -> None:
     """Run one read-only SQL statement on the store (also while `inlet serve` runs)."""
     config = _config(ctx)
     try:
-        with _store(config, "This answer does") as store:
+        with _store(config, "This answer does", external_access=False) as store:
             columns, _, chunks = store.query(query)
             printer = Printer(fmt, columns, sys.stdout)
             for rows in chunks:

@@ -59,14 +59,20 @@ DEFAULT_MEMORY_LIMIT = "256MB"
 # in a file ~10% larger. It applies to what is written from now on; row groups written before keep their size.
 ROW_GROUP_SIZE = 4096
 _RESERVED_CATALOGS = ("memory", "system", "temp", "main")
+# The store needs no extension beyond those built into DuckDB's Python package (json, parquet, icu), and its
+# connections never fetch or load one: a query naming a function or type of another extension fails instead
+# of making the process download code (`inlet sql` runs analysts' queries on these connections).
+NO_EXTENSION_LOADING = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 def open_store(
     path: Path, *, read_only: bool = False, migrations: tuple[str, ...] = MIGRATIONS,
-    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT, external_access: bool = True,
 ) -> duckdb.DuckDBPyConnection:
     """A connection to the store at `path`. Read-write, the file is attached with small row groups (see
-    ROW_GROUP_SIZE) under its stem's name and made the default catalog; a cursor of it needs `store_cursor`."""
+    ROW_GROUP_SIZE) under its stem's name and made the default catalog; a cursor of it needs `store_cursor`.
+    A read-only connection with `external_access=False` can read no other file, URL or environment variable
+    (DuckDB's enable_external_access; snapshots need it on, to attach their target file)."""
     path = Path(path)
     if read_only and not path.exists():
         raise StoreMissingError(f"no store at {path} yet: `inlet serve` creates it")
@@ -74,7 +80,7 @@ def open_store(
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # without ICU, DuckDB keeps TIMESTAMPTZ in UTC
-        con = duckdb.connect(str(path), read_only=True) if read_only else _attach(path)
+        con = _read_only(path, external_access) if read_only else _attach(path)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise StoreLockedError(
@@ -92,12 +98,17 @@ def open_store(
     return con
 
 
+def _read_only(path: Path, external_access: bool) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(path), read_only=True,
+                          config={**NO_EXTENSION_LOADING, "enable_external_access": external_access})
+
+
 def _attach(path: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory connection with the store file attached read-write and in use: DuckDB takes a row group size
     only from ATTACH. The catalog keeps the name a plain `duckdb.connect(path)` would give it (the file's stem)."""
     name = path.stem if path.stem.lower() not in _RESERVED_CATALOGS else f"{path.stem}_store"
     quoted, ident = str(path).replace("'", "''"), _ident(name)
-    con = duckdb.connect()
+    con = duckdb.connect(config=NO_EXTENSION_LOADING)
     try:
         con.execute(f"ATTACH '{quoted}' AS {ident} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
         con.execute(f"USE {ident}")

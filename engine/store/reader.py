@@ -1,7 +1,8 @@
 """Read-only queries. Read-only by construction: in the server a READ ONLY transaction, outside it a
-read-only connection; DuckDB itself refuses any write. One statement per call, so no statement can end the
-read-only transaction and run another outside it; statements that would change the server process itself
-(attaching files, settings, extensions) are refused too."""
+read-only connection; DuckDB itself refuses any write. Before it runs, engine/store/query_guard.py checks that
+the text is one SELECT over the store's tables and views: so no statement can end the read-only transaction
+and run another outside it, and none reads files, URLs or the environment, or changes the server process
+(settings, checkpoints, attached files, extensions)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-_PROCESS_CHANGING = {"ATTACH", "DETACH", "SET", "VARIABLE_SET", "LOAD", "EXTENSION", "TRANSACTION",
-                     "UPDATE_EXTENSIONS", "PREPARE", "EXECUTE", "COPY", "EXPORT", "COPY_DATABASE"}
+from engine.store.query_guard import QueryRefused, check_query
+
 FETCH_ROWS = 2000
 
 
@@ -30,14 +31,11 @@ def run_query(cur: duckdb.DuckDBPyConnection, sql: str, *, in_transaction: bool)
     """Run one read-only statement on `cur` (a cursor of its own). Chunks of rows stream from it; the
     transaction ends when the chunks are exhausted or the generator is closed."""
     try:
-        statements = cur.extract_statements(sql)
+        check_query(cur, sql)
+    except QueryRefused as exc:
+        raise QueryError(str(exc)) from None
     except duckdb.Error as exc:
         raise QueryError(_clean(exc)) from None
-    if len(statements) != 1:
-        raise QueryError(f"give exactly one SQL statement (got {len(statements)})")
-    kind = statements[0].type.name
-    if kind in _PROCESS_CHANGING:
-        raise QueryError(f"inlet sql only reads the store; a {kind} statement is not allowed")
     try:
         if in_transaction:
             cur.execute("BEGIN TRANSACTION READ ONLY")
