@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from engine.store.files import private_dir, private_file, private_umask
 from engine.store.schema import MIGRATIONS
 
 LATEST_VERSION = len(MIGRATIONS)
@@ -77,7 +78,9 @@ def open_store(
     if read_only and not path.exists():
         raise StoreMissingError(f"no store at {path} yet: `inlet serve` creates it")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_umask()  # DuckDB creates the WAL and spill files itself, later: the owner's only
+        if not path.parent.is_dir():
+            private_dir(path.parent)
     try:
         # without ICU, DuckDB keeps TIMESTAMPTZ in UTC
         con = _read_only(path, external_access) if read_only else _attach(path)
@@ -87,6 +90,11 @@ def open_store(
                 f"the store {path} is open in another process that did not answer on its control socket: {exc}"
             ) from None
         raise StoreError(f"cannot open the store {path}: {exc}") from None
+    if not read_only:  # files an older inlet left readable by others
+        for own in (path, Path(f"{path}.wal")):
+            private_file(own)
+        if Path(f"{path}.tmp").is_dir():
+            private_dir(Path(f"{path}.tmp"))
     try:
         _upgrade(con, path, read_only, migrations)
         if not read_only:
