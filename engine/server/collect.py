@@ -142,7 +142,7 @@ def _properties(request: Request, headers: dict[str, str], body: bytes) -> dict:
         try:
             data = loads(body)
         except ValueError as exc:
-            raise Refusal(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+            raise Refusal(400, "malformed_json", f"the body cannot be read as JSON: {exc}") from None
         if not isinstance(data, dict):
             kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
             kind = kinds.get(type(data), "a number")

@@ -1,7 +1,11 @@
-"""Refusing a request: a 4xx with a JSON body that says what was wrong, and a row in `rejections`."""
+"""Refusing a request: a 4xx with a JSON body that says what was wrong, and a row in `rejections`.
+
+The refusal is answered with its own status even when its row cannot be stored (a full disk): the row is
+counted as lost (InletState.rejections_lost, in the server's counters) and logged, at most once a minute."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import orjson
@@ -9,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.jsonio import dumps
-from engine.store import RejectionIn, StoreWriter
+from engine.store import RejectionIn, StoreUnavailable, StoreWriter
 
+log = logging.getLogger("inlet.server")
 EXCERPT_BYTES = 256
 
 
@@ -39,7 +44,8 @@ async def refuse(
 async def record_refusal(
     writer: StoreWriter, request: Request, refusal: Refusal, source_id: str | None, body: bytes = b""
 ) -> None:
-    """A `rejections` row for a refused request (routes that answer in their own way call this directly)."""
+    """A `rejections` row for a refused request (routes that answer in their own way call this directly); a
+    row the store cannot take is counted and logged, and the refusal is answered all the same."""
     headers = request.headers
     size = refusal.size if refusal.size is not None else len(body)
     context = {
@@ -47,16 +53,42 @@ async def record_refusal(
         "user_agent": headers.get("user-agent"),
         "content_type": headers.get("content-type"),
     }
-    await writer.write(
-        RejectionIn(
-            source_id=source_id[:128] if source_id else None,
-            received_us=time.time_ns() // 1000,
-            method=request.method,
-            path=request.url.path[:2048],
-            status=refusal.status,
-            reason=refusal.reason,
-            size=size,
-            excerpt=body[:EXCERPT_BYTES].decode("utf-8", errors="replace"),
-            context=dumps(context),
-        )
+    row = RejectionIn(
+        source_id=source_id[:128] if source_id else None,
+        received_us=time.time_ns() // 1000,
+        method=request.method,
+        path=request.url.path[:2048],
+        status=refusal.status,
+        reason=refusal.reason,
+        size=size,
+        excerpt=body[:EXCERPT_BYTES].decode("utf-8", errors="replace"),
+        context=dumps(context),
     )
+    try:
+        await writer.write(row)
+    except StoreUnavailable as exc:
+        request.app.state.inlet.rejections_lost.add(refusal, exc)
+
+
+class LostRejections:
+    """Refusals whose `rejections` row the store could not take: counted, and logged at most every LOG_EVERY
+    seconds (the first at once), each line with how many were lost since the line before."""
+
+    LOG_EVERY = 60.0
+
+    def __init__(self, clock=time.monotonic):
+        self.count = 0
+        self._unlogged = 0
+        self._logged_at: float | None = None
+        self._clock = clock
+
+    def add(self, refusal: Refusal, exc: Exception) -> None:
+        self.count += 1
+        self._unlogged += 1
+        now = self._clock()
+        if self._logged_at is not None and now - self._logged_at < self.LOG_EVERY:
+            return
+        log.error("%d refused request(s) could not be recorded in `rejections` (the store is unavailable: %s); "
+                  "%d lost since start, the latest a %d %s", self._unlogged, exc, self.count, refusal.status,
+                  refusal.reason)
+        self._unlogged, self._logged_at = 0, now

@@ -16,6 +16,7 @@ from engine.config import Config, PullSource, load_config
 from engine.output import jsonable_rows
 from engine.profiles import Registry
 from engine.profiles.push import map_events
+from engine.server.refusals import LostRejections
 from engine.status import status_rows
 from engine.store import StoreWriter, store_cursor
 from engine.store.reader import run_query
@@ -36,6 +37,7 @@ class InletState:
     syncs: SyncService = field(init=False)
     scheduler: object | None = field(default=None, init=False)  # engine.scheduler.Scheduler, once started
     connectors: dict = field(default_factory=dict, init=False)  # source id -> (its config, connector)
+    rejections_lost: LostRejections = field(default_factory=LostRejections, init=False)  # rows the store refused
 
     def __post_init__(self) -> None:
         self.syncs = SyncService(self.config, self.writer)
@@ -101,6 +103,10 @@ class InletState:
         next_runs = {k: _iso(v) for k, v in scheduler.next_runs().items()} if scheduler is not None else None
         return await asyncio.to_thread(status_rows, self.config, self.query, schedules=schedules,
                                        next_runs=next_runs)
+
+    def counters(self) -> dict:
+        """The server's own counters, for `GET /status` next to the sources."""
+        return {"rejections_lost": self.rejections_lost.count}
 
     async def reload(self) -> dict:
         """Read the config file again and apply it: sources added, removed or changed, and their schedules.

@@ -8,8 +8,10 @@ What: a JSON body sent as application/json or text/plain (analytics.js uses text
 preflight), gzip allowed, at most 500 KB (413) once decompressed, each message at most 32 KB (400). A batch
 whose envelope is good is answered 200 `{"success": true}` like Segment does; each invalid message in it is
 refused on its own (a `rejections` row, and listed under `rejected` in the answer) and the valid ones stored.
-The answer goes out once every stored message is durable, as for the collect webhooks. engine/server/
-tracking_spec.py says how a message becomes an event.
+Nesting: a message may nest 128 levels of arrays and objects (engine.jsonio.MAX_DEPTH); a deeper call is a 400
+`malformed_json`, and so is a deeper message in a batch, refused on its own. A rejection's excerpt never holds
+a write key, however the body spells it. The answer goes out once every stored message is durable, as for the
+collect webhooks. engine/server/tracking_spec.py says how a message becomes an event.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.config import TrackingSource
-from engine.jsonio import dumps, loads
+from engine.jsonio import MAX_DEPTH, PARSER_DEPTH, dumps, loads, too_deep
 from engine.server.collect import _read_body
 from engine.server.inbound import context_json, decode_headers
 from engine.server.refusals import Refusal, error_response, record_refusal, refuse
@@ -44,7 +46,8 @@ PREFLIGHT = {"Access-Control-Allow-Methods": "POST, OPTIONS",
              "Access-Control-Allow-Headers": "Content-Type, Authorization, Content-Encoding",
              "Access-Control-Max-Age": "86400"}
 _JSON_TYPES = frozenset({"", "application/json", "text/plain"})
-_WRITE_KEY = re.compile(rb'("writeKey"\s*:\s*")(?:[^"\\]|\\.)*"?')
+_ESCAPE = re.compile(rb"\\u([0-9a-fA-F]{4})|\\(.)", re.DOTALL)
+_UNPARSED = object()
 _SUCCESS = b'{"success":true}'
 
 
@@ -74,13 +77,15 @@ async def receive(request: Request, kind: str | None) -> Response:
     state: InletState = request.app.state.inlet
     received_us = time.time_ns() // 1000
     headers = decode_headers(request)
-    source, body = None, b""
+    source, body, plain, data = None, b"", None, _UNPARSED
     try:
         source = _source_by_header(state, headers)
         _check_enabled(source)
         body = await _read_body(request, headers, MAX_BATCH)
-        body = _decompressed(body, headers)
-        data = _parsed(body, headers)
+        plain = body = _decompressed(body, headers)
+        data = _parsed(body, headers, MAX_DEPTH if kind is not None else PARSER_DEPTH)
+        if not isinstance(data, dict):
+            raise Refusal(400, "body_not_an_object", "the JSON body must be an object")
         if source is None:
             source = _source_by_body(state, data)
             _check_enabled(source)
@@ -93,11 +98,15 @@ async def receive(request: Request, kind: str | None) -> Response:
         else:
             events, refused = _batch(data, source.id, received_us, request_context)
     except Refusal as refusal:
-        return await _refuse(state, request, refusal, source.id if source else None, body)
+        if refusal.size is None:
+            refusal.size = len(body)
+        excerpt = _excerpt(plain, data) if plain is not None else b""  # a body still encoded may hide a key
+        return await refuse(state.writer, request, refusal, source.id if source else None, excerpt)
 
     try:
         await asyncio.gather(state.writer.write_many(events),
-                             *(_record(state, request, r, source.id, item) for _, r, item in refused))
+                             *(record_refusal(state.writer, request, r, source.id, excerpt)
+                               for _, r, excerpt in refused))
     except StoreUnavailable:
         return error_response(503, "store_unavailable", "the messages could not be stored; retry later",
                               {"Retry-After": "1"})
@@ -108,14 +117,18 @@ async def receive(request: Request, kind: str | None) -> Response:
 
 
 def _batch(data: dict, source_id: str, received_us: int, request_context: dict) -> tuple[list, list]:
-    """The events of a batch's valid messages, and (index, Refusal, message bytes) for each invalid one."""
+    """The events of a batch's valid messages, and (index, Refusal, excerpt) for each invalid one."""
     items = data.get("batch")
     if not isinstance(items, list):
         raise Refusal(400, "invalid_batch", "a batch body needs `batch`: an array of messages")
+    if too_deep({k: v for k, v in data.items() if k != "batch"}, MAX_DEPTH):  # its context goes in every message
+        raise Refusal(400, "malformed_json", f"the batch body around `batch` nests deeper than {MAX_DEPTH} levels "
+                      "of arrays and objects, the most this server reads")
     events, refused = [], []
     for i, item in enumerate(items):
-        raw = dumps(item).encode()
+        raw = b""
         try:
+            raw = _message_bytes(item)
             if not isinstance(item, dict):
                 raise Refusal(400, "message_not_an_object", "each message of `batch` must be a JSON object")
             if len(raw) > MAX_MESSAGE:
@@ -126,8 +139,23 @@ def _batch(data: dict, source_id: str, received_us: int, request_context: dict) 
             events.append(to_event(item, item["type"], source_id, received_us, request_context, data))
         except Refusal as refusal:
             refusal.message = f"batch[{i}]: {refusal.message}"
-            refused.append((i, refusal, raw))
+            if refusal.size is None:
+                refusal.size = len(raw)
+            refused.append((i, refusal, _excerpt(raw, item) if raw else b""))
     return events, refused
+
+
+def _message_bytes(item) -> bytes:
+    """A batch message as JSON text; a message nested deeper than MAX_DEPTH is refused on its own (the batch
+    body may nest up to PARSER_DEPTH, so that one such message does not cost the others)."""
+    try:
+        raw = orjson.dumps(item)
+    except TypeError:  # a big integer, or nesting orjson does not write: both are checked below
+        raw = None
+    if (raw is None or raw.count(b"[") + raw.count(b"{") > MAX_DEPTH) and too_deep(item, MAX_DEPTH):
+        raise Refusal(400, "malformed_json", f"the message nests deeper than {MAX_DEPTH} levels of arrays and "
+                      "objects, the most this server reads")
+    return raw if raw is not None else dumps(item).encode()
 
 
 def _source_by_header(state: InletState, headers: dict[str, str]) -> TrackingSource | None:
@@ -197,33 +225,37 @@ def _decompressed(body: bytes, headers: dict[str, str]) -> bytes:
     return out
 
 
-def _parsed(body: bytes, headers: dict[str, str]) -> dict:
+def _parsed(body: bytes, headers: dict[str, str], max_depth: int):
     mime = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if mime not in _JSON_TYPES and not (mime.startswith("application/") and mime.endswith("+json")):
         raise Refusal(415, "unsupported_media_type",
                       f"send the body as JSON, typed application/json or text/plain (got {mime})")
     try:
-        data = loads(body)
+        return loads(body, max_depth)
     except ValueError as exc:
-        raise Refusal(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise Refusal(400, "body_not_an_object", "the JSON body must be an object")
-    return data
+        raise Refusal(400, "malformed_json", f"the body cannot be read as JSON: {exc}") from None
 
 
-async def _refuse(state: InletState, request: Request, refusal: Refusal, source_id: str | None,
-                  body: bytes) -> Response:
-    if refusal.size is None:
-        refusal.size = len(body)
-    return await refuse(state.writer, request, refusal, source_id, _scrubbed(body))
+def _excerpt(text: bytes, data) -> bytes:
+    """`text` (JSON text of `data`, or a body that is not JSON: `data` _UNPARSED) for a rejection's excerpt,
+    without the write key it may carry however its name and value are spelled (JSON escapes included). A body
+    that could not be parsed and may hold a key keeps no excerpt."""
+    if data is _UNPARSED:
+        return b"" if b"writeKey" in _ESCAPE.sub(_unescape, text) else text
+    objects = [data] if isinstance(data, dict) else data if isinstance(data, list) else []
+    if not any(isinstance(o, dict) and "writeKey" in o for o in objects):
+        return text  # no member is named writeKey, however spelled: the text as sent is safe
+    scrubbed = [{**o, "writeKey": "***"} if isinstance(o, dict) and "writeKey" in o else o for o in objects]
+    data = scrubbed[0] if isinstance(data, dict) else scrubbed
+    try:
+        return dumps(data).encode()
+    except ValueError:  # nests too deeply to write again
+        return b""
 
 
-async def _record(state: InletState, request: Request, refusal: Refusal, source_id: str, item: bytes) -> None:
-    if refusal.size is None:
-        refusal.size = len(item)
-    await record_refusal(state.writer, request, refusal, source_id, _scrubbed(item))
-
-
-def _scrubbed(body: bytes) -> bytes:
-    """The body for a rejection's excerpt, without the write key it may carry."""
-    return _WRITE_KEY.sub(rb'\1***"', body) if b"writeKey" in body else body
+def _unescape(match: re.Match) -> bytes:
+    """One JSON escape, decoded far enough to find a member name spelled with escapes (ASCII is all it takes)."""
+    if match[1] is None:
+        return match[2]
+    code = int(match[1], 16)
+    return bytes([code]) if code < 128 else b"?"
