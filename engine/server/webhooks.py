@@ -23,6 +23,7 @@ from connectors.kit import ConnectorError
 from connectors.kit.signatures import SignatureRejected, verify_hubspot, verify_shopify, verify_stripe
 from engine.config import HubSpotSource, PullSource, ShopifySource, StripeSource
 from engine.ids import new_id
+from engine.jsonio import MAX_DEPTH, loads
 from engine.profiles import Registry
 from engine.server.inbound import decode_headers
 from engine.server.refusals import Refusal, error_response, refuse
@@ -43,6 +44,7 @@ async def webhook_endpoint(request: Request) -> Response:
         source = _source(state, source_id)
         body = await _read(request)
         _verify(state, source, request, headers, body)
+        _check_depth(body)
     except ClientDisconnect:
         return Response(status_code=400)
     except Refusal as refusal:
@@ -108,6 +110,17 @@ def _verify(state: InletState, source: PullSource, request: Request, headers: di
                            now=time.time)
     except SignatureRejected as exc:
         raise Refusal(401, exc.reason, f"the webhook signature was refused: {exc}") from None
+
+
+def _check_depth(body: bytes) -> None:
+    """A delivery nested deeper than request data may be (its objects are stored as JSON) is refused here; the
+    bracket count keeps the parse off the path of every real delivery."""
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return
+    try:
+        loads(body)
+    except ValueError as exc:
+        raise Refusal(400, "malformed_delivery", f"the delivery cannot be read: {exc}") from None
 
 
 def _public_uri(state: InletState, request: Request) -> str:
