@@ -20,7 +20,7 @@ from engine.scheduler import Scheduler
 from engine.server.collect import collect_endpoint
 from engine.server.control import ControlServer, socket_path
 from engine.server.links import pixel_endpoint, redirect_endpoint, unknown_link_endpoint
-from engine.server.openapi import collect_paths, link_paths, tracking_paths, webhook_paths
+from engine.server.openapi import document
 from engine.server.pages import add_status_page
 from engine.server.refusals import error_response
 from engine.server.state import InletState
@@ -90,11 +90,8 @@ def create_app(state: InletState) -> FastAPI:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes)
-            schema["paths"] = {**collect_paths(), **link_paths(), **tracking_paths(), **webhook_paths(),
-                               **schema["paths"]}
-            app.openapi_schema = schema
+            app.openapi_schema = document(get_openapi(title=app.title, version=app.version,
+                                                      description=app.description, routes=app.routes))
         return app.openapi_schema
 
     app.openapi = openapi
@@ -113,7 +110,7 @@ def create_app(state: InletState) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, reason, str(exc.detail))
+        return error_response(exc.status_code, reason, str(exc.detail), exc.headers)  # a 405's Allow, RFC 9110
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -28,6 +28,27 @@ MAX_MESSAGE = 32 * 1024  # bytes of one message, as Segment's API and SDKs count
 MAX_ID = 255  # characters of userId, anonymousId, previousId, groupId, messageId
 _PAYLOAD = {"track": "properties", "page": "properties", "screen": "properties", "identify": "traits",
             "group": "traits", "alias": None}
+# JSON Schema of what to_event checks (engine/server/openapi.py puts it in the OpenAPI document)
+_ID = {"type": ["string", "number"], "minLength": 1, "maxLength": MAX_ID,
+       "description": f"a non-empty string of at most {MAX_ID} characters, or a number (taken as its digits)"}
+_OBJECT = {"type": ["object", "null"]}
+_TIME = {"type": ["string", "null"], "format": "date-time",
+         "description": "when it happened (`timestamp`, else `originalTimestamp`); with `sentAt`, corrected by the "
+                        "client's clock skew, which must leave a date between the years 1 and 9999 (UTC)"}
+_COMMON = {
+    "writeKey": {"type": "string", "minLength": 1,
+                 "description": "the source's write key, when the Authorization header does not carry it"},
+    "userId": _ID, "anonymousId": {**_ID, "description": "the session id"}, "messageId": {
+        **_ID, "description": "the idempotency key: the same one from the same source is stored once"},
+    "timestamp": _TIME, "originalTimestamp": _TIME, "sentAt": {
+        **_TIME, "description": "when the client sent it: with `timestamp`, shows the client's clock skew"},
+    "context": _OBJECT, "integrations": _OBJECT,
+}
+_NAME = {"type": "string", "pattern": "[^\\s\\x1c-\\x1f\\x85]",
+         "description": "the event's name: not empty, not only white space"}
+_OWN = {"track": {"event": _NAME, "properties": _OBJECT}, "page": {"properties": _OBJECT},
+        "screen": {"properties": _OBJECT}, "identify": {"traits": _OBJECT},
+        "group": {"groupId": _ID, "traits": _OBJECT}, "alias": {"previousId": _ID}}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _LOWEST, _HIGHEST = -62135596800 * 10**6, 253402300799 * 10**6  # 0001-01-01 and 9999-12-31T23:59:59 UTC
@@ -89,6 +110,30 @@ def to_event(message: dict, kind: str, source_id: str, received_us: int, request
         user_id=user_id,
         previous_id=previous_id,
     )
+
+
+def message_schema(kind: str) -> dict:
+    """The JSON Schema of one `kind` message as `to_event` takes it (its size aside: MAX_MESSAGE bytes)."""
+    schema = {"type": "object", "properties": {**_COMMON, **_OWN[kind]}, "additionalProperties": True}
+    if kind != "alias":
+        schema["anyOf"] = [{"required": ["userId"]}, {"required": ["anonymousId"]}]
+    required = {"track": ["event"], "group": ["groupId"], "alias": ["userId", "previousId"]}.get(kind)
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def batch_schema(message: dict[str, dict]) -> dict:
+    """The JSON Schema of a batch body, given the schema (or a reference to it) of each kind of `message`.
+    Each message of the batch is checked on its own: one that breaks its schema is refused, not the batch."""
+    items = [{"allOf": [message[kind]], "properties": {"type": {"const": kind}}, "required": ["type"]}
+             for kind in TYPES]
+    return {"type": "object", "required": ["batch"], "additionalProperties": True, "properties": {
+        "batch": {"type": "array", "items": {"anyOf": items},
+                  "description": "the messages; each invalid one is refused on its own and listed in the answer"},
+        "writeKey": _COMMON["writeKey"], "sentAt": _COMMON["sentAt"],
+        "context": {**_OBJECT, "description": "merged into every message's own `context`"},
+        "integrations": {**_OBJECT, "description": "merged into every message's own `integrations`"}}}
 
 
 def occurred_us(message: dict, received_us: int) -> int:
