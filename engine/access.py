@@ -11,10 +11,12 @@ from engine.config import Config
 from engine.output import jsonable_rows
 from engine.server.control import ask, socket_answers, socket_path
 from engine.store import StoreError, StoreLockedError, open_store, spool_dir, store_cursor
+from engine.store.frames import Damage
 from engine.store.ingest import committed_seq
 from engine.store.reader import QueryError, run_query
 from engine.store.snapshot import write_snapshot
-from engine.store.spool import records_after
+from engine.store.spool import health as spool_health
+from engine.store.spool import records_after, scan_spool
 
 WAIT_FOR_SERVER = 15.0  # seconds to wait while a server that holds the file starts or stops
 
@@ -53,6 +55,10 @@ class StoreAccess:
         """The running server's own status rows (with its scheduler's next runs); None without a server."""
         return None
 
+    def health(self) -> dict:
+        """The store's intake: spool backlog, damage and quarantine (see StoreWriter.health)."""
+        return {}
+
     def close(self) -> None:
         pass
 
@@ -77,6 +83,13 @@ class _FileAccess(StoreAccess):
     def snapshot(self, target: Path) -> Path:
         return write_snapshot(self.con, self.path, target)
 
+    def health(self) -> dict:
+        directory = spool_dir(self.path)
+        damage = [item for item in scan_spool(directory) if isinstance(item, Damage)]
+        return {"spool_pending_batches": records_after(directory, committed_seq(self.con)),
+                "spool_damage": [f"{d.length} damaged bytes at offset {d.offset} of spool segment {d.segment}"
+                                 for d in damage], **spool_health(directory)}
+
     def close(self) -> None:
         self.con.close()
 
@@ -94,6 +107,11 @@ class _ServerAccess(StoreAccess):
     def status(self) -> list[dict] | None:
         for answer in self._request({"op": "status"}):
             return answer["rows"]
+        raise StoreError("the inlet server closed the connection before answering")
+
+    def health(self) -> dict:
+        for answer in self._request({"op": "health"}):
+            return answer["store"]
         raise StoreError("the inlet server closed the connection before answering")
 
     def query(self, sql):

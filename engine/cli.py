@@ -108,14 +108,16 @@ def status(ctx: click.Context, fmt: str) -> None:
 
     The table shows the main columns; csv and json show all of them (channel, last event, rejections, when
     the last sync finished and what it read too). The next sync is known while `inlet serve` runs."""
-    from engine.status import COLUMNS, TABLE_COLUMNS, status_rows
+    from engine.status import COLUMNS, TABLE_COLUMNS, status_rows, store_warnings
 
     config = _config(ctx)
+    health: dict = {}
     try:
         with _store(config, "These counts do") as store:
             rows = store.status()
             if rows is None:
                 rows = status_rows(config, lambda q: [r for rows in store.query(q)[2] for r in rows])
+            health = store.health()
     except StoreError as exc:
         if not config.store.path.exists():
             rows = status_rows(config, lambda q: [])
@@ -125,6 +127,8 @@ def status(ctx: click.Context, fmt: str) -> None:
     printer = Printer(fmt, columns, sys.stdout)
     printer.rows([[_cell(r.get(c), fmt) for c in columns] for r in rows])
     printer.close()
+    for warning in store_warnings(health):  # on stderr: the rows keep their shape in every format
+        click.echo(f"inlet: {warning}", err=True)
 
 
 def _cell(value, fmt: str):

@@ -83,3 +83,18 @@ def status_rows(config: Config, query: Callable[[str], list[list]], *, schedules
             }
         )
     return rows
+
+
+def store_warnings(health: dict) -> list[str]:
+    """What of the store's intake needs a person (StoreWriter.health, or the file's spool without a server)."""
+    warnings = [f"the spool is damaged: {what}" for what in health.get("spool_damage", ())]
+    if health.get("damaged_segments"):
+        warnings.append(f"{len(health['damaged_segments'])} damaged spool segment(s) kept in {health['damaged_dir']}")
+    if health.get("quarantined_rows"):
+        warnings.append(f"{health['quarantined_rows']} row(s) the store refused are kept in "
+                        f"{health['quarantine_file']}")
+    if health.get("last_error"):
+        warnings.append(f"the store is not taking in acknowledged events: {health['last_error']}")
+    if health.get("rejections_lost"):
+        warnings.append(f"{health['rejections_lost']} refusal(s) could not be recorded in rejections (see the log)")
+    return warnings

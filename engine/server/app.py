@@ -102,8 +102,10 @@ def create_app(state: InletState) -> FastAPI:
 
     @app.get("/status", tags=["server"])
     async def status() -> dict:
-        """Every source: bridge, enabled, counts, schedule, last sync (time, outcome, counts, error), next sync."""
-        return {"sources": await state.status()}
+        """Every source: bridge, enabled, counts, schedule, last sync (time, outcome, counts, error), next sync; and
+        the store's intake: acknowledged batches not yet in DuckDB, its last error, spool damage, quarantined rows,
+        damaged spool segments kept aside, refusals that could not be recorded."""
+        return {"sources": await state.status(), "store": await state.store_health()}
 
     add_status_page(app, state.status)
 

@@ -9,6 +9,7 @@ query through it, nobody else. The protocol is JSON lines: one request, then ans
     {"op": "snapshot", "path": "/x.duckdb"} -> {"ok": true, "path": "/x.duckdb"}
     {"op": "sync", "source_id": "billing", "object": null, "full_refresh": false}
     {"op": "status"}                       -> {"rows": [...]}    (what `inlet status` shows, with next runs)
+    {"op": "health"}                       -> {"store": {...}}   (spool backlog, damage, quarantine)
     {"op": "reload"}                       -> {"ok": true, "added": [...], ...} or {"error": ..., "problems": [...]}
     {"op": "mappings", "source_id": "crm", "object": "contacts", "limit": 5, "apply": false} -> {"result": ...}
                                            -> {"progress": {...}}..., {"result": {...}} (or {"skipped": "..."})
@@ -120,6 +121,8 @@ class ControlServer:
                 await _send(writer, {"ok": True, "path": str(path)})
             elif op == "status":
                 await _send(writer, {"rows": await self.state.status()})
+            elif op == "health":
+                await _send(writer, {"store": await self.state.store_health()})
             elif op == "reload":
                 await self._reload(writer)
             elif op == "mappings":

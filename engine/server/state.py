@@ -108,6 +108,11 @@ class InletState:
         """The server's own counters, for `GET /status` next to the sources."""
         return {"rejections_lost": self.rejections_lost.count}
 
+    async def store_health(self) -> dict:
+        """`GET /status`'s `store` and what `inlet status` warns of: the intake's backlog, last error, spool damage
+        and quarantine (engine/store/writer.py), and refusals the store could not record."""
+        return {**await asyncio.to_thread(self.writer.health), **self.counters()}
+
     async def reload(self) -> dict:
         """Read the config file again and apply it: sources added, removed or changed, and their schedules.
         Requests in flight finish with the config they started with. `store` and `server` changes need a
