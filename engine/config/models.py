@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 CHANNEL_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -65,10 +74,42 @@ class StoreConfig(_Model):
 
 
 class ServerConfig(_Model):
+    """The HTTP server. The request-head limits are enforced while a request is parsed, before it is buffered:
+    a request over one of them is refused (414 or 431, JSON, a `rejections` row) and its connection closed."""
+
+    _MAX_DURATIONS: ClassVar[dict[str, timedelta]] = {"header_timeout": timedelta(minutes=5),
+                                                      "keepalive_timeout": timedelta(hours=1)}
+
     host: str = "127.0.0.1"
     port: int = Field(8686, ge=1, le=65535)
     public_url: str | None = None
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # a request URL (path and query) longer than this gets 414
+    max_url_bytes: int = Field(8 * 1024, ge=1024, le=1024 * 1024)
+    # a request's header lines together (names, values, separators) over this get 431
+    max_header_bytes: int = Field(32 * 1024, ge=4 * 1024, le=1024 * 1024)
+    # a request with more header lines than this gets 431
+    max_headers: int = Field(100, ge=16, le=1000)
+    # the request line and headers must all arrive within this (from the connection, or from the first byte of a
+    # later request on it); else the client gets 408 and the connection is closed
+    header_timeout: timedelta = timedelta(seconds=10)
+    # a keep-alive connection left idle this long after an answer is closed
+    keepalive_timeout: timedelta = timedelta(seconds=5)
+    # open connections at most; one more is answered 503 (JSON, Retry-After) and closed instead of waiting
+    max_connections: int = Field(1000, ge=1, le=100_000)
+
+    @field_validator("header_timeout", "keepalive_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("header_timeout", "keepalive_timeout")
+    @classmethod
+    def _bounded(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        most = cls._MAX_DURATIONS[info.field_name]
+        if value > most:
+            raise ValueError(f"at most {format_duration(most)}")
+        return value
 
 
 class _SourceBase(_Model):

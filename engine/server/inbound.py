@@ -15,6 +15,10 @@ SESSION_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
 EVENT_TYPE_RULE = "the event type must be 1-64 characters of A-Z a-z 0-9 _ . : -"
 SESSION_ID_RULE = "the session id must be 1-128 characters of A-Z a-z 0-9 _ . : @ -"
 _DROPPED_HEADERS = frozenset({"authorization", "cookie"})
+# What one event's `context` may hold of the request headers, whatever the server's limits let in
+CONTEXT_HEADERS = 50
+CONTEXT_NAME_CHARS = 128
+CONTEXT_VALUE_CHARS = 1024
 
 
 def decode_headers(request: Request) -> dict[str, str]:
@@ -40,13 +44,31 @@ def query_pairs(request: Request) -> list[tuple[str, str]]:
 
 
 def context_json(request: Request, headers: dict[str, str]) -> str:
-    """The client IP, user agent, referer and every request header but Authorization and Cookie."""
+    """The client IP, user agent, referer and the request headers but Authorization and Cookie: at most
+    CONTEXT_HEADERS of them (the first ones), names and values cut to CONTEXT_NAME_CHARS and CONTEXT_VALUE_CHARS,
+    whatever the server's limits let in. When anything was left out, `truncated` is true."""
     client = request.scope.get("client")
-    return dumps(
-        {
-            "ip": client[0] if client else None,
-            "user_agent": headers.get("user-agent"),
-            "referer": headers.get("referer"),
-            "headers": {k: v for k, v in headers.items() if k not in _DROPPED_HEADERS},
-        }
-    )
+    kept: dict[str, str] = {}
+    truncated = False
+    for name, value in headers.items():
+        if name in _DROPPED_HEADERS:
+            continue
+        if len(kept) == CONTEXT_HEADERS:
+            truncated = True
+            break
+        if len(name) > CONTEXT_NAME_CHARS or len(value) > CONTEXT_VALUE_CHARS:
+            name, value, truncated = name[:CONTEXT_NAME_CHARS], value[:CONTEXT_VALUE_CHARS], True
+        kept[name] = value
+    context = {
+        "ip": client[0] if client else None,
+        "user_agent": _cut(headers.get("user-agent")),
+        "referer": _cut(headers.get("referer")),
+        "headers": kept,
+    }
+    if truncated:
+        context["truncated"] = True
+    return dumps(context)
+
+
+def _cut(value: str | None) -> str | None:
+    return value[:CONTEXT_VALUE_CHARS] if value is not None else None

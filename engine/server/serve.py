@@ -2,7 +2,8 @@
 SIGTERM/SIGINT (SIGHUP reloads the config).
 
 uvicorn's graceful shutdown stops accepting connections and lets in-flight requests finish; the app's
-lifespan then drains the writer (everything queued is committed) and the store is closed.
+lifespan then drains the writer (everything queued is committed) and the store is closed. Oversized request
+heads and slow or surplus connections are refused as they come (engine/server/protocol.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import resource
 import signal
 import threading
 from pathlib import Path
@@ -19,6 +21,10 @@ import uvicorn
 from engine.config import Config
 from engine.server.app import create_app
 from engine.server.boot import build_state, tune_gc, tune_memory
+from engine.server.protocol import Limits, limited_protocol
+
+log = logging.getLogger("inlet.server")
+FILES_BESIDES_CONNECTIONS = 256  # the store, its spool and WAL, the control socket, DuckDB's temp files, ...
 
 
 class _Server(uvicorn.Server):
@@ -38,24 +44,34 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def run_server(app, config: Config, log_level: str) -> int:
-    """Serve `app` as `inlet serve` does (the benchmarks use this too, so they measure the same server)."""
-    tune_gc()
-    tune_memory()
-    server = _Server(
+def build_server(app, config: Config, log_level: str) -> _Server:
+    """The uvicorn server of `inlet serve` for `app` (made by `create_app`): uvloop, httptools, and inlet's
+    protocol, which enforces the request-head limits, the header timeout and the connection cap of
+    `config.server` and records its refusals through the app's store writer."""
+    server = config.server
+    return _Server(
         uvicorn.Config(
             app,
-            host=config.server.host,
-            port=config.server.port,
+            host=server.host,
+            port=server.port,
             loop="uvloop",
-            http="httptools",
+            http=limited_protocol(Limits.of(server), app.state.inlet.writer.write),
             lifespan="on",
             access_log=False,
             log_level=log_level,
+            timeout_keep_alive=server.keepalive_timeout.total_seconds(),
             timeout_graceful_shutdown=15,
             server_header=False,
         )
     )
+
+
+def run_server(app, config: Config, log_level: str) -> int:
+    """Serve `app` as `inlet serve` does (the benchmarks use this too, so they measure the same server)."""
+    tune_gc()
+    tune_memory()
+    allow_files(config.server.max_connections + FILES_BESIDES_CONNECTIONS)
+    server = build_server(app, config, log_level)
     try:
         server.run()
     except SystemExit:  # uvicorn exits this way when it cannot start (the port is taken); it logged why
@@ -63,6 +79,20 @@ def run_server(app, config: Config, log_level: str) -> int:
     finally:
         gc.unfreeze()  # let DuckDB's objects be freed before exit, not reported as leaks at interpreter exit
     return 0 if server.started else 1
+
+
+def allow_files(wanted: int) -> None:
+    """Each connection holds a file descriptor: raise the soft limit on open files toward `wanted` (no further
+    than the hard limit), so that the connection cap, not a failing accept(), is what turns clients away."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        log.warning("open files are limited to %d: fewer than server.max_connections allows for; "
+                    "raise the limit (ulimit -n) or lower server.max_connections", target)
 
 
 def serve(config: Config, *, log_level: str = "info", config_path: Path | None = None) -> int:
@@ -76,6 +106,5 @@ def serve(config: Config, *, log_level: str = "info", config_path: Path | None =
         del state
         gc.collect()
     if code:
-        logging.getLogger("inlet.server").error("inlet serve could not start the HTTP server on %s:%s",
-                                                config.server.host, config.server.port)
+        log.error("inlet serve could not start the HTTP server on %s:%s", config.server.host, config.server.port)
     return code
