@@ -15,7 +15,7 @@ import time
 import pytest
 
 from engine.jsonio import EXACT_DEPTH, MAX_DEPTH, PARSER_DEPTH, TooDeep, dumps, loads
-from engine.server.refusals import LostRejections, Refusal
+from engine.server.tally import lost_rejections
 from tests.conftest import write_config
 from tests.tracking_api import WEB_KEY, basic, events
 
@@ -372,12 +372,11 @@ def test_refusals_answer_their_own_status_while_the_disk_is_full(server, http, c
 
 def test_lost_rejections_are_logged_at_most_once_a_minute(caplog):
     now = [1000.0]
-    lost = LostRejections(clock=lambda: now[0])
-    refusal = Refusal(401, "unknown_source", "no such source")
+    lost = lost_rejections(clock=lambda: now[0])
     with caplog.at_level(logging.ERROR, logger="inlet.server"):
         for at in (1000.0, 1001.0, 1030.0, 1059.9, 1060.0, 1061.0, 2000.0):
             now[0] = at
-            lost.add(refusal, OSError(28, "No space left on device"))
+            lost.add(OSError(28, "No space left on device"), 401, "unknown_source")
     assert lost.count == 7
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 3

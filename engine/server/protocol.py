@@ -20,7 +20,6 @@ meanwhile it no longer counts against `max_connections`.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,9 +31,8 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from engine.config.models import ServerConfig
 from engine.jsonio import dumps
 from engine.server.refusals import EXCERPT_BYTES, error_response
+from engine.server.tally import Tally, lost_rejections
 from engine.store import RejectionIn
-
-log = logging.getLogger("inlet.server")
 
 LINGER_SECONDS = 2.0  # after a refusal, how long what the client still sends is read and dropped before closing
 REQUEST_LINE_BYTES = 64  # the method, version and line ends around the URL, when counting the raw bytes of a head
@@ -60,33 +58,16 @@ class Limits:
                    max_connections=server.max_connections)
 
 
-def limited_protocol(limits: Limits, record: Record | None) -> type[LimitedProtocol]:
+def limited_protocol(limits: Limits, record: Record | None, rows_lost: Tally | None = None) -> type[LimitedProtocol]:
     """The protocol class for `uvicorn.Config(http=...)`, enforcing `limits` and recording refusals with `record`
-    (the store writer's `write`)."""
+    (the store writer's `write`); refusals whose row the store could not take count in `rows_lost` (the server's
+    InletState.rejections_lost, shown by /status)."""
     return type("InletHttpProtocol", (LimitedProtocol,), {
         "limits": limits, "record": staticmethod(record),
-        "turned_away": _Tally("%d connection(s) answered 503: server.max_connections (%d) were open"),
-        "rows_lost": _Tally("%d refused request(s) not recorded in `rejections` (%s)"),
+        "turned_away": Tally("%d connection(s) answered 503: server.max_connections (%d) were open; %d since start",
+                             every=LOG_EVERY),
+        "rows_lost": rows_lost or lost_rejections(),
     })
-
-
-class _Tally:
-    """Counts a recurring event and logs it at most every LOG_EVERY seconds (the first time at once), each line
-    with how many happened since the line before."""
-
-    def __init__(self, message: str):
-        self.message = message
-        self.count = 0
-        self._unlogged = 0
-        self._logged_at = float("-inf")
-
-    def add(self, detail: object) -> None:
-        self.count += 1
-        self._unlogged += 1
-        now = time.monotonic()
-        if now - self._logged_at >= LOG_EVERY:
-            log.warning(self.message, self._unlogged, detail)
-            self._unlogged, self._logged_at = 0, now
 
 
 class _OverLimit(Exception):
@@ -120,8 +101,8 @@ class _Parser:
 class LimitedProtocol(HttpToolsProtocol):
     limits: Limits
     record: Record | None = None
-    turned_away: _Tally  # connections answered 503 at the cap
-    rows_lost: _Tally  # refusals whose row the store could not take
+    turned_away: Tally  # connections answered 503 at the cap
+    rows_lost: Tally  # refusals whose row the store could not take
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -255,7 +236,7 @@ class LimitedProtocol(HttpToolsProtocol):
             try:
                 await self.record(rejection)
             except Exception as exc:  # the refusal is answered all the same
-                self.rows_lost.add(exc)
+                self.rows_lost.add(exc, rejection.status, rejection.reason)
         self._send_and_close(response)
 
     def _send_and_close(self, response: Response) -> None:

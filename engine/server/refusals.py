@@ -5,7 +5,6 @@ counted as lost (InletState.rejections_lost, in the server's counters) and logge
 
 from __future__ import annotations
 
-import logging
 import time
 
 import orjson
@@ -15,7 +14,6 @@ from starlette.responses import Response
 from engine.jsonio import dumps
 from engine.store import RejectionIn, StoreUnavailable, StoreWriter
 
-log = logging.getLogger("inlet.server")
 EXCERPT_BYTES = 256
 
 
@@ -67,28 +65,4 @@ async def record_refusal(
     try:
         await writer.write(row)
     except StoreUnavailable as exc:
-        request.app.state.inlet.rejections_lost.add(refusal, exc)
-
-
-class LostRejections:
-    """Refusals whose `rejections` row the store could not take: counted, and logged at most every LOG_EVERY
-    seconds (the first at once), each line with how many were lost since the line before."""
-
-    LOG_EVERY = 60.0
-
-    def __init__(self, clock=time.monotonic):
-        self.count = 0
-        self._unlogged = 0
-        self._logged_at: float | None = None
-        self._clock = clock
-
-    def add(self, refusal: Refusal, exc: Exception) -> None:
-        self.count += 1
-        self._unlogged += 1
-        now = self._clock()
-        if self._logged_at is not None and now - self._logged_at < self.LOG_EVERY:
-            return
-        log.error("%d refused request(s) could not be recorded in `rejections` (the store is unavailable: %s); "
-                  "%d lost since start, the latest a %d %s", self._unlogged, exc, self.count, refusal.status,
-                  refusal.reason)
-        self._unlogged, self._logged_at = 0, now
+        request.app.state.inlet.rejections_lost.add(exc, refusal.status, refusal.reason)

@@ -55,7 +55,7 @@ def build_server(app, config: Config, log_level: str) -> _Server:
             host=server.host,
             port=server.port,
             loop="uvloop",
-            http=limited_protocol(Limits.of(server), app.state.inlet.writer.write),
+            http=limited_protocol(Limits.of(server), app.state.inlet.writer.write, app.state.inlet.rejections_lost),
             lifespan="on",
             access_log=False,
             log_level=log_level,

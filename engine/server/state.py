@@ -16,7 +16,7 @@ from engine.config import Config, PullSource, load_config
 from engine.output import jsonable_rows
 from engine.profiles import Registry
 from engine.profiles.push import map_events
-from engine.server.refusals import LostRejections
+from engine.server.tally import Tally, lost_rejections
 from engine.status import status_rows
 from engine.store import StoreWriter, store_cursor
 from engine.store.reader import run_query
@@ -37,7 +37,7 @@ class InletState:
     syncs: SyncService = field(init=False)
     scheduler: object | None = field(default=None, init=False)  # engine.scheduler.Scheduler, once started
     connectors: dict = field(default_factory=dict, init=False)  # source id -> (its config, connector)
-    rejections_lost: LostRejections = field(default_factory=LostRejections, init=False)  # rows the store refused
+    rejections_lost: Tally = field(default_factory=lost_rejections, init=False)  # rows the store refused
 
     def __post_init__(self) -> None:
         self.syncs = SyncService(self.config, self.writer)
