@@ -15,10 +15,10 @@ import threading
 import time
 from pathlib import Path
 
+from connectors.kit.model import Page, RecordIn
 from engine.server.boot import tune_memory
 from engine.store import StoreWriter, open_store, spool_dir
 from engine.store.database import tune_for_sync_only
-from engine.sync.model import Page, RecordIn
 from engine.sync.runner import run_sync
 
 PAGE = 100

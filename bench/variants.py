@@ -25,9 +25,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connectors.kit.ids import new_id
 from engine.config import load_config
 from engine.config.models import Config
-from engine.ids import new_id
 from engine.jsonio import dumps, loads
 from engine.server.app import create_app
 from engine.server.boot import build_state

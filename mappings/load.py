@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from mappings.problems import ConfigError, Problem, position, read_yaml
 from mappings.rules import FieldRule, IdentityRule, Mapping, ObjectRules
 from mappings.spec import RULES_KEYS, TOP_KEYS, FieldSpec, IdentitySpec, keys_of
 from mappings.templates import IN_VARIABLES, OUT_VARIABLES, TemplateProblem, compile_expression
@@ -27,11 +28,7 @@ def default_mapping(bridge: str) -> Path | None:
 
 
 def load_mapping(path: str | Path, bridge: str) -> Mapping:
-    """The mapping in `path` for a source of `bridge`; raises engine.config.loader.ConfigError listing every
-    problem."""
-    # Imported here, not at the top: the config loader may itself load mappings.
-    from engine.config.loader import ConfigError, Problem, position, read_yaml
-
+    """The mapping in `path` for a source of `bridge`; raises ConfigError listing every problem."""
     path = Path(path)
     name = str(path)
     if bridge not in OBJECTS and bridge not in EVENT_BRIDGES:

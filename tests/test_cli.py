@@ -233,8 +233,8 @@ def test_sigterm_exits_zero_and_a_second_server_on_the_same_store_is_refused(ser
 async def test_events_left_in_the_spool_are_announced_and_taken_in_by_the_next_serve(serve_process, tmp_path):
     import asyncio
 
+    from connectors.kit.ids import new_id
     from engine.config import load_config
-    from engine.ids import new_id
     from engine.server.boot import build_state
     from engine.store import EventIn
 

@@ -10,7 +10,7 @@ import time
 
 import orjson
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
 from engine.store import EventIn, StoreWriter, open_store, spool_dir
 from engine.store.snapshot import write_snapshot
 

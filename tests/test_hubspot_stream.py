@@ -15,7 +15,7 @@ from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.stream import LOOKBACK_MS, SEARCH_PAGE, URL_BUDGET
 from connectors.hubspot.times import iso, to_ms
 from connectors.kit import DailyLimitReached
-from engine.sync.model import Page
+from connectors.kit.model import Page
 
 BASE = "https://hubspot.test"
 TOKEN = "pat-na1-test"

@@ -12,12 +12,12 @@ import duckdb
 import orjson
 import pytest
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
+from connectors.kit.model import Page, RecordIn
 from engine.profiles import Registry, outbox
 from engine.profiles.push import map_events
 from engine.store.database import open_store
 from engine.sync.apply import Target, apply_pages
-from engine.sync.model import Page, RecordIn
 from mappings import load_mapping
 
 T0 = 1_700_000_000_000_000

@@ -15,7 +15,7 @@ import duckdb
 import orjson
 import pytest
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
 from engine.store import EventIn, StoreWriter, open_store, spool_dir
 from engine.store import writer as writer_module
 from engine.store.frames import HEAD_BYTES

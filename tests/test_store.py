@@ -12,7 +12,7 @@ import time
 import duckdb
 import pytest
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
 from engine.server.boot import SWITCH_INTERVAL, tune_switching
 from engine.store import (
     LATEST_VERSION,

@@ -12,10 +12,10 @@ import pytest
 import respx
 
 from connectors.kit import CredentialsRefused, FatalError, RequestRejected
+from connectors.kit.model import Page, RecordIn
 from connectors.stripe.connector import StripeConnector
 from connectors.stripe.objects import OBJECTS
 from engine.sync.apply import scan_started_us
-from engine.sync.model import Page, RecordIn
 
 BASE = "https://stripe.test"
 KEY = "sk_test_x"

@@ -12,10 +12,10 @@ import duckdb
 import orjson
 import pytest
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
+from connectors.kit.model import Page, RecordIn
 from engine.store.database import open_store
 from engine.sync.apply import Counts, Target, apply_pages, load_cursor
-from engine.sync.model import Page, RecordIn
 
 SOURCE, TYPE = "billing", "customer"
 T0 = 1_700_000_000_000_000  # a vendor time, in microseconds

@@ -10,8 +10,8 @@ import duckdb
 import orjson
 import pytest
 
+from connectors.kit.model import Listed, Page, RecordIn
 from engine.store.database import open_store
-from engine.sync.model import Listed, Page, RecordIn
 from engine.sync.runner import _serialize
 from tests.test_sync_apply import apply, begin_run
 

@@ -12,8 +12,8 @@ from functools import partial
 import httpx
 import orjson
 
+from connectors.kit.model import Page, RecordIn
 from engine.sync.apply import Counts, apply_pages
-from engine.sync.model import Page, RecordIn
 from engine.sync.runner import COMMIT_PAGES, QUEUE_PAGES, run_sync
 from tests.conftest import INLET, ROOT, inlet, write_config
 from tests.sandbox_api import SandboxAPI

@@ -156,7 +156,7 @@ async def test_concurrent_first_messages_of_one_user_share_one_profile(server):
 
 async def test_identities_wait_in_the_spool_with_their_events_and_are_replayed_once(tmp_path):
     """The writer alone: ids resolved from memory while the store cannot take them in, then from the spool."""
-    from engine.ids import new_id
+    from connectors.kit.ids import new_id
     from engine.store import EventIn, StoreWriter, open_store, spool_dir, store_cursor
 
     path = tmp_path / "inlet.duckdb"

@@ -8,8 +8,8 @@ from typing import Any
 
 from connectors.hubspot.times import to_ms
 from connectors.kit import AfterCursor, FatalError, SourceClient
-from engine.ids import new_id
-from engine.sync.model import Page, RecordIn
+from connectors.kit.ids import new_id
+from connectors.kit.model import Page, RecordIn
 
 PAGE = 100
 PATH = "/crm/v3/owners"

@@ -30,8 +30,8 @@ from urllib.parse import quote
 from connectors.hubspot.objects import CrmObject
 from connectors.hubspot.times import to_ms
 from connectors.kit import AfterCursor, FatalError, SourceClient
-from engine.ids import new_id
-from engine.sync.model import Page, RecordIn
+from connectors.kit.ids import new_id
+from connectors.kit.model import Page, RecordIn
 
 LIST_PAGE = 100  # the list endpoints' maximum
 SEARCH_PAGE = 200  # the search endpoints' maximum

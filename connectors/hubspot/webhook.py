@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import orjson
 
 from connectors.hubspot.connector import HubSpotConnector
-from engine.sync.model import RecordIn
+from connectors.kit.model import RecordIn
 
 KINDS = {"contact": "contacts", "company": "companies", "deal": "deals"}
 

@@ -1,5 +1,6 @@
-"""The HTTP kit every connector shares: one client per source, auth, pagination, the status table, the retry
-policy, the rate limiter and the error tree.
+"""What every connector shares: the data contract with the engine (records, pages, streams, the connector, writes,
+ids) and the HTTP kit (one client per source, auth, pagination, the status table, the retry policy, the rate
+limiter and the error tree).
 
 Connectors import from here only; the modules behind it may move. A connector is then a handful of data
 (base URL, auth, limiter preset, one paginator per stream) and its own parsing, never its own HTTP loop.
@@ -19,7 +20,9 @@ from connectors.kit.errors import (
     RequestRejected,
     TransientError,
 )
+from connectors.kit.ids import new_id
 from connectors.kit.limiter import RateLimiter, WindowLimiter, capacity_from_headers
+from connectors.kit.model import Connector, Page, RecordIn, Stream
 from connectors.kit.pagination import (
     AfterCursor,
     ConnectionCursor,
@@ -38,6 +41,7 @@ __all__ = [
     "AfterCursor",
     "BearerToken",
     "ConnectionCursor",
+    "Connector",
     "ConnectorError",
     "CredentialsRefused",
     "DailyLimitReached",
@@ -46,15 +50,18 @@ __all__ = [
     "FatalError",
     "HeaderToken",
     "LinkHeader",
+    "Page",
     "PaginationError",
     "PaginationLoop",
     "Paginator",
     "RateLimited",
     "RateLimiter",
+    "RecordIn",
     "RequestRejected",
     "RetryPolicy",
     "SourceClient",
     "StartingAfter",
+    "Stream",
     "TransientError",
     "WindowLimiter",
     "WriteIn",
@@ -62,6 +69,7 @@ __all__ = [
     "capacity_from_headers",
     "classify",
     "limits",
+    "new_id",
     "parse_retry_after",
     "redact",
 ]

@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.kit import FatalError, PaginationLoop
+from connectors.kit.ids import new_id
+from connectors.kit.model import Page, RecordIn
 from connectors.shopify.graphql import CostTooHigh, ShopifyGraphQL
 from connectors.shopify.objects import DELETIONS, ShopifyObject
-from engine.ids import new_id
-from engine.sync.model import Page, RecordIn
 
 LOOKBACK = timedelta(minutes=2)  # each incremental read starts this far before the newest change read
 WINDOW_MARGIN = timedelta(days=1)  # orders near the edge of the 60-day window are not judged missing

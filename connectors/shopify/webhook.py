@@ -12,9 +12,9 @@ from datetime import datetime
 
 import orjson
 
+from connectors.kit.model import RecordIn
 from connectors.shopify.connector import ShopifyConnector
 from connectors.shopify.stream import gid, parse
-from engine.sync.model import RecordIn
 
 TOPICS = {"customers": "Customer", "orders": "Order", "products": "Product"}
 

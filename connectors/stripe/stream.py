@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from connectors.kit import EndingBefore, RequestRejected, SourceClient, StartingAfter
+from connectors.kit.ids import new_id
+from connectors.kit.model import Listed, Page, RecordIn
 from connectors.stripe.objects import StripeObject
-from engine.ids import new_id
-from engine.sync.model import Listed, Page, RecordIn
 
 RETENTION = 30 * 86400  # seconds of events Stripe keeps
 RETENTION_MARGIN = 3600  # fall back a little early: an event expiring mid-run would break the chain

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import orjson
 
+from connectors.kit.model import RecordIn
 from connectors.stripe.connector import StripeConnector
-from engine.sync.model import RecordIn
 
 
 async def delivery_records(connector: StripeConnector, headers: Mapping[str, str],

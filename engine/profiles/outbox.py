@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
 from engine.profiles.tables import RecordRef
 
 # superseded: a failed attempt's fields were folded into a newer write-back of the same record

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
 
 Key = tuple[str, str]  # (kind, value)
 

@@ -15,8 +15,8 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from connectors.kit.ids import new_id
 from engine.config import PUSH_BRIDGES
-from engine.ids import new_id
 from engine.jsonio import dumps, loads
 from engine.server.inbound import (
     EVENT_TYPE,

@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+from connectors.kit.ids import new_id
 from engine.config import RedirectSource
-from engine.ids import new_id
 from engine.jsonio import dumps
 from engine.server.inbound import (
     EVENT_TYPE,

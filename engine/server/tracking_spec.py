@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
 from engine.jsonio import dumps
 from engine.server.refusals import Refusal
 from engine.store import EventIn

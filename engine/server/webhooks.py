@@ -20,16 +20,16 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from connectors.kit import ConnectorError
+from connectors.kit.ids import new_id
+from connectors.kit.model import Page
 from connectors.kit.signatures import SignatureRejected, verify_hubspot, verify_shopify, verify_stripe
 from engine.config import HubSpotSource, PullSource, ShopifySource, StripeSource
-from engine.ids import new_id
 from engine.jsonio import MAX_DEPTH, loads
 from engine.profiles import Registry
 from engine.server.inbound import decode_headers
 from engine.server.refusals import Refusal, error_response, refuse
 from engine.server.state import InletState
 from engine.sync.apply import Target, apply_pages
-from engine.sync.model import Page
 
 log = logging.getLogger("inlet.webhooks")
 MAX_DELIVERY_BYTES = 4 << 20  # vendors' deliveries are far smaller; anything bigger is not one

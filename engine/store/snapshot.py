@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
 from engine.store.database import store_cursor
 from engine.store.files import private_dir, private_file
 

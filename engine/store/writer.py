@@ -31,7 +31,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
 from engine.store.database import StoreError, store_cursor
 from engine.store.identity import Identity
 from engine.store.ingest import (

@@ -22,9 +22,9 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from engine.ids import new_id
+from connectors.kit.ids import new_id
+from connectors.kit.model import Listed, Page
 from engine.profiles import Observation, Registry, apply_observations, record_profiles
-from engine.sync.model import Listed, Page
 
 _TS = pa.timestamp("us", tz="UTC")
 _INCOMING = pa.schema([("external_id", pa.string()), ("data", pa.string()), ("deleted", pa.bool_()),

@@ -21,10 +21,10 @@ import httpx
 from orjson import OPT_SORT_KEYS, dumps
 
 from connectors.kit import ConnectorError, CredentialsRefused, DailyLimitReached, TransientError
-from engine.ids import new_id
+from connectors.kit.ids import new_id
+from connectors.kit.model import Connector, Listed, Page, Stream
 from engine.profiles import Registry
 from engine.sync.apply import Counts, Target, apply_pages, load_cursor, now_us
-from engine.sync.model import Connector, Listed, Page, Stream
 
 log = logging.getLogger("inlet.sync")
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 
+from connectors.kit.model import Connector
 from engine.config import Config, HubSpotSource, PullSource, ShopifySource, StripeSource
 from engine.profiles import Registry
 from engine.profiles.sender import WritebackSender
 from engine.store import StoreWriter
-from engine.sync.model import Connector
 from engine.sync.runner import Progress, SyncResult, record_skipped, run_sync
 
 
