@@ -293,16 +293,3 @@ def test_sending_rows_left_by_a_crash_are_sent_again(con, registry) -> None:
     assert outbox.claim(con, ["crm"], T0) == []
     assert outbox.release_unsent(con) == 1
     assert len(outbox.claim(con, ["crm"], T0)) == 1
-
-
-def test_mapping_works_after_a_result_its_caller_left_half_read(con, registry) -> None:
-    # `mappings preview` reads one row of a query and maps the record next: the profile tables' reads and writes
-    # must not need the connection's last result finished
-    from engine.profiles import Observation, apply_observations
-
-    rules = registry.object_rules("crm", "contact")
-    record = {"id": "1", "properties": {"email": "jane@x.com", "lifecyclestage": "lead"}}
-    assert con.execute("SELECT * FROM range(3)").fetchone() == (0,)  # two rows left unread
-    outcome = apply_observations(con, registry, [Observation("crm", "contact", "1", record, rules, T0)], T0)
-    assert outcome.profiles[0] is not None and outcome.changed_attributes == 1
-    assert attrs(con) == {outcome.profiles[0]: {"lifecycle_stage": "lead"}}

@@ -19,7 +19,7 @@ from typing import Any
 
 from connectors.kit import EndingBefore, RequestRejected, SourceClient, StartingAfter
 from connectors.kit.ids import new_id
-from connectors.kit.model import Listed, Page, RecordIn
+from connectors.kit.model import Page, RecordIn
 from connectors.stripe.objects import StripeObject
 
 RETENTION = 30 * 86400  # seconds of events Stripe keeps
@@ -67,7 +67,7 @@ class StripeStream:
                     if records:
                         last = records[-1]
                         cursor = {**cursor, "after": last["id"], "created": last.get("created")}
-                    yield Page(Listed([r["id"] for r in records], records), cursor, scan_id=cursor["scan"],
+                    yield Page([RecordIn(r["id"], r) for r in records], cursor, scan_id=cursor["scan"],
                                requests=requests, mode=how, note=note)
                     requests, note = 0, None
                 break

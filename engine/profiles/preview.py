@@ -58,8 +58,9 @@ def preview(con: duckdb.DuckDBPyConnection, registry: Registry, source_id: str, 
     base = time.time_ns() // 1000
     for n, (external_id, data, updated_us) in enumerate(_records(con, source_id, object_type, limit)):
         now = base + n  # the rows this record's mapping touches carry this time
+        # read whole (fetchall): the mapping below registers its rows, which DuckDB refuses beside an unfinished result
         known = con.execute("SELECT profile_id::VARCHAR FROM identities WHERE kind = ? AND identity = ?",
-                            list(record_key(source_id, object_type, external_id))).fetchone()
+                            list(record_key(source_id, object_type, external_id))).fetchall() or None
         item: dict[str, Any] = {"external_id": external_id, "identities": rules.identities_of(data),
                                 "attributes": {}, "errors": []}
         for rule in rules.fields:

@@ -14,8 +14,6 @@ records it neither met nor wrote since it began are marked deleted. Records writ
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -23,8 +21,9 @@ import orjson
 import pyarrow as pa
 
 from connectors.kit.ids import new_id
-from connectors.kit.model import Listed, Page
+from connectors.kit.model import Page
 from engine.profiles import Observation, Registry, apply_observations, record_profiles
+from engine.store.arrow import registered
 
 _TS = pa.timestamp("us", tz="UTC")
 _INCOMING = pa.schema([("external_id", pa.string()), ("data", pa.string()), ("deleted", pa.bool_()),
@@ -95,8 +94,6 @@ def _incoming(pages: list[Page], now: int) -> pa.Table:
         start = (index << 32) + n
         pos.extend(range(start, start + len(page.records)))
         n += len(page.records)
-    if all(isinstance(page.records, Listed) for page in pages):
-        return _incoming_listed(pages, now, pos)
     records = [record for page in pages for record in page.records]
     arrays = [pa.array([r.external_id for r in records], pa.string()),
               pa.array(_texts([r.data for r in records]), pa.string()),
@@ -106,18 +103,8 @@ def _incoming(pages: list[Page], now: int) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=_INCOMING)
 
 
-def _incoming_listed(pages: list[Page], now: int, pos: list[int]) -> pa.Table:
-    """`_incoming` of list reads' pages: their columns as they are; none is deleted, each was current when read."""
-    ids = [i for page in pages for i in page.records.ids]  # type: ignore[union-attr]
-    datas = _texts([o for page in pages for o in page.records.objects])  # type: ignore[union-attr]
-    n = len(ids)
-    arrays = [pa.array(ids, pa.string()), pa.array(datas, pa.string()), pa.array([False] * n, pa.bool_()),
-              pa.array([now] * n, _TS), pa.nulls(n, pa.string()), pa.array(pos, pa.int64())]
-    return pa.Table.from_arrays(arrays, schema=_INCOMING)
-
-
 def _texts(datas: list) -> list:
-    """The objects as JSON text (str, or UTF-8 bytes as the runner leaves a list read's), sorted keys; None kept."""
+    """The objects as JSON text with sorted keys (the runner serialized a read's; a webhook's are dicts); None kept."""
     dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
     return [d if d is None or isinstance(d, str | bytes) else dumps(d, option=sort) for d in datas]
 
@@ -216,15 +203,14 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
     if not incoming.num_rows:
         return counts
     keys = {"source": target.source_id, "type": target.object_type}
-    if any(p.push or (not isinstance(p.records, Listed) and any(r.updated_at_us is not None for r in p.records))
-           for p in pages):
+    if any(p.push or any(r.updated_at_us is not None for r in p.records) for p in pages):
         # versions with the vendor's own time (events, webhooks, HubSpot, Shopify): one older than the stored
         # version is history already superseded (a webhook got there first), not a change to make now
-        with _registered(con, "pushed", incoming):
+        with registered(con, "pushed", incoming):
             incoming = con.sql(_NOT_OLDER, params=keys).to_arrow_table()
         if not incoming.num_rows:
             return counts
-    with _registered(con, "incoming", incoming):
+    with registered(con, "incoming", incoming):
         scan_id = pages[-1].scan_id
         once = len(set(incoming.column("external_id").to_pylist())) == incoming.num_rows
         # whether any is stored decides both below; none is, on a first read's usual page
@@ -240,7 +226,7 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
     if not changes.num_rows:
         return counts
     changes = _as_json(_with_profiles(con, target, changes, now))
-    with _registered(con, "changes", changes):
+    with registered(con, "changes", changes):
         # all new (the scan of stored ids said so, in this transaction of the one writer): a plain insert, half
         # the upsert's cost; it still checks the key, and a conflict would be an error, not a lost row
         con.execute(_INSERT if new else _UPSERT_ONCE if once else _UPSERT, {**keys, "now": now})
@@ -261,20 +247,6 @@ _MISSING = """
       AND r.external_id NOT IN (SELECT external_id FROM sync_seen
                                 WHERE source_id = $source AND object_type = $type AND scan_id = $scan)
 """
-
-
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
-    """`table` visible to SQL as `name` for the block. Unregistering fails once DuckDB has aborted the
-    transaction; that must not hide the error that aborted it."""
-    con.register(name, table)
-    try:
-        yield
-    finally:
-        try:
-            con.unregister(name)
-        except duckdb.Error:
-            pass
 
 
 def _all_new(incoming: pa.Table) -> pa.Table:
@@ -344,7 +316,7 @@ def _complete_scan(con: duckdb.DuckDBPyConnection, target: Target, scan_id: str 
                                   "scope_min": scope_min}).to_arrow_table())
     missing = _as_json(_with_profiles(con, target, missing, now))
     if missing.num_rows:
-        with _registered(con, "changes", missing):
+        with registered(con, "changes", missing):
             con.execute(_UPSERT_ONCE, {"source": target.source_id, "type": target.object_type, "now": now})
             con.execute(_EVENTS, {"source": target.source_id, "type": target.object_type, "now": now,
                                   "run": target.run_id})
