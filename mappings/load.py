@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from connectors.registry import VENDORS
 from mappings.problems import ConfigError, Problem, position, read_yaml
 from mappings.rules import FieldRule, IdentityRule, Mapping, ObjectRules
 from mappings.spec import RULES_KEYS, TOP_KEYS, FieldSpec, IdentitySpec, keys_of
@@ -17,14 +18,15 @@ from mappings.writable import EVENT_BRIDGES, OBJECTS, write_problem
 
 Key = tuple[str | int, ...]
 HERE = Path(__file__).parent
-SHIPPED = {"hubspot": "hubspot.yaml", "shopify": "shopify.yaml", "stripe": "stripe.yaml", "tracking": "tracking.yaml"}
+# the mapping `mapping: default` means: each vendor's own (in its package), and the tracking bridge's
+SHIPPED: dict[str, Path] = {**{bridge: spec.default_mapping for bridge, spec in VENDORS.items()},
+                            "tracking": HERE / "tracking.yaml"}
 PUSH_NAMES = ", ".join(sorted(EVENT_BRIDGES))
 
 
 def default_mapping(bridge: str) -> Path | None:
     """The mapping file shipped for `bridge`, or None (the webhook and redirect bridges have none)."""
-    name = SHIPPED.get(bridge)
-    return HERE / name if name else None
+    return SHIPPED.get(bridge)
 
 
 def load_mapping(path: str | Path, bridge: str) -> Mapping:
@@ -33,7 +35,7 @@ def load_mapping(path: str | Path, bridge: str) -> Mapping:
     name = str(path)
     if bridge not in OBJECTS and bridge not in EVENT_BRIDGES:
         raise ConfigError([Problem(name, (), f"the {bridge} bridge takes no mapping; mappings are for "
-                                             f"{', '.join(OBJECTS)} (objects) and {PUSH_NAMES} (events)")])
+                                             f"{', '.join(sorted(OBJECTS))} (objects) and {PUSH_NAMES} (events)")])
     node, data, positions = read_yaml(path, "no such mapping file", "mapping file")
     problems: list[Problem] = []
 

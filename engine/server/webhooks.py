@@ -12,7 +12,6 @@ pull of the same state changes nothing. No cursor moves: the pull keeps its own.
 from __future__ import annotations
 
 import logging
-import time
 from functools import partial
 
 import orjson
@@ -22,8 +21,10 @@ from starlette.responses import Response
 from connectors.kit import ConnectorError
 from connectors.kit.ids import new_id
 from connectors.kit.model import Page
-from connectors.kit.signatures import SignatureRejected, verify_hubspot, verify_shopify, verify_stripe
-from engine.config import HubSpotSource, PullSource, ShopifySource, StripeSource
+from connectors.kit.signatures import SignatureRejected
+from connectors.kit.spec import WebhookRequest
+from connectors.registry import VENDORS
+from engine.config import PullSource
 from engine.jsonio import MAX_DEPTH, loads
 from engine.profiles import Registry
 from engine.server.inbound import decode_headers
@@ -76,7 +77,7 @@ def _source(state: InletState, source_id: str) -> PullSource:
     source = state.config.source(source_id)
     if source is None:
         raise Refusal(401, "unknown_source", f"no source {source_id[:64]!r} is configured on this server")
-    if not isinstance(source, StripeSource | ShopifySource | HubSpotSource):
+    if not isinstance(source, PullSource):
         raise Refusal(401, "not_a_cloud_app", f"source {source_id!r} uses the {source.bridge!r} bridge, which "
                       "takes no vendor webhooks")
     if not source.enabled:
@@ -100,14 +101,8 @@ async def _read(request: Request) -> bytes:
 def _verify(state: InletState, source: PullSource, request: Request, headers: dict[str, str], body: bytes) -> None:
     secret = source.webhook_secret.get_secret_value()
     try:
-        if isinstance(source, StripeSource):
-            verify_stripe(secret, body, headers.get("stripe-signature"), now=time.time)
-        elif isinstance(source, ShopifySource):
-            verify_shopify(secret, body, headers.get("x-shopify-hmac-sha256"))
-        else:
-            verify_hubspot(secret, request.method, _public_uri(state, request), body,
-                           headers.get("x-hubspot-signature-v3"), headers.get("x-hubspot-request-timestamp"),
-                           now=time.time)
+        VENDORS[source.bridge].verify_webhook(
+            secret, WebhookRequest(request.method, _public_uri(state, request), headers, body))
     except SignatureRejected as exc:
         raise Refusal(401, exc.reason, f"the webhook signature was refused: {exc}") from None
 
@@ -134,12 +129,6 @@ def _public_uri(state: InletState, request: Request) -> str:
 
 async def _records(source: PullSource, connector, headers: dict[str, str], body: bytes) -> dict:
     try:
-        if isinstance(source, StripeSource):
-            from connectors.stripe.webhook import delivery_records
-        elif isinstance(source, ShopifySource):
-            from connectors.shopify.webhook import delivery_records
-        else:
-            from connectors.hubspot.webhook import delivery_records
-        return await delivery_records(connector, headers, body)
+        return await VENDORS[source.bridge].delivery_records(connector, headers, body)
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"the delivery is not what {source.bridge} sends: {type(exc).__name__}: {exc}") from None

@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 
 from connectors.kit.model import Connector
-from engine.config import Config, HubSpotSource, PullSource, ShopifySource, StripeSource
+from connectors.registry import vendor
+from engine import metrics
+from engine.config import Config, PullSource
 from engine.profiles import Registry
 from engine.profiles.sender import WritebackSender
 from engine.store import StoreWriter
@@ -26,24 +28,10 @@ class SyncRefused(Exception):
 
 
 def build_connector(source: PullSource, *, transport: httpx.AsyncBaseTransport | None = None) -> Connector:
-    if isinstance(source, StripeSource):
-        from connectors.stripe import StripeConnector
-
-        return StripeConnector(source.id, source.api_key, base_url=source.base_url, objects=source.object_names,
-                               rate_limit=source.rate_limit, transport=transport)
-    if isinstance(source, HubSpotSource):
-        from connectors.hubspot import HubSpotConnector
-
-        return HubSpotConnector(source.id, source.token, base_url=source.base_url, objects=source.object_names,
-                                requests_per_10s=source.requests_per_10s, search_per_second=source.search_per_second,
-                                rate_limit=source.rate_limit, transport=transport)
-    if isinstance(source, ShopifySource):
-        from connectors.shopify import ShopifyConnector
-
-        return ShopifyConnector(source.id, source.shop, source.access_token, base_url=source.base_url,
-                                api_version=source.api_version, objects=source.object_names,
-                                rate_limit=source.rate_limit, transport=transport)
-    raise SyncRefused(f"source {source.id!r}: no connector for bridge {source.bridge!r}")
+    spec = vendor(source.bridge)
+    if spec is None:
+        raise SyncRefused(f"source {source.id!r}: no connector for bridge {source.bridge!r}")
+    return spec.connect(source, transport)
 
 
 def pull_source(config: Config, source_id: str, object_name: str | None = None) -> PullSource:
@@ -116,23 +104,15 @@ class SyncService:
     async def record_skip(self, source: PullSource, names: list[str], reason: str) -> None:
         types = object_types(source, names)
         await self.writer.run(lambda con: record_skipped(con, source.id, types, reason))
+        metrics.sync_skipped(source.id, names)
 
 
 def object_types(source: PullSource, names: list[str]) -> list[str]:
     """`records.object_type` of each of the source's object names (plural)."""
-    if isinstance(source, StripeSource):
-        from connectors.stripe.objects import OBJECTS
-
-        return [OBJECTS[n].object_type for n in names]
-    if isinstance(source, HubSpotSource):
-        from connectors.hubspot.objects import CRM_OBJECTS
-
-        return [CRM_OBJECTS[n].object_type if n in CRM_OBJECTS else "owner" for n in names]
-    if isinstance(source, ShopifySource):
-        from connectors.shopify.objects import OBJECTS as SHOPIFY
-
-        return [SHOPIFY[n].object_type for n in names]
-    raise SyncRefused(f"source {source.id!r}: no connector for bridge {source.bridge!r}")
+    spec = vendor(source.bridge)
+    if spec is None:
+        raise SyncRefused(f"source {source.id!r}: no connector for bridge {source.bridge!r}")
+    return [spec.object_type(n) for n in names]
 
 
 def result_dict(result: SyncResult) -> dict[str, Any]:
