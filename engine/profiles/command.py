@@ -9,6 +9,8 @@ from typing import Any
 from engine.config import Config, PullSource
 from engine.profiles.preview import MappingsRefused, apply_all, preview
 from engine.profiles.registry import Registry
+from engine.store.database import open_store
+from engine.sync.service import object_types
 
 
 class RolledBack(Exception):
@@ -21,8 +23,6 @@ class RolledBack(Exception):
 
 def target(config: Config, source_id: str, object_name: str) -> tuple[str, str]:
     """(source id, object type) for a pull source's plural object name; MappingsRefused otherwise."""
-    from engine.sync.service import object_types
-
     source = config.source(source_id)
     if not isinstance(source, PullSource):
         what = "no source" if source is None else f"a {source.bridge} source (its events map as they arrive),"
@@ -47,8 +47,6 @@ def job(config: Config, request: dict):
 
 
 def run_here(config: Config, request: dict) -> Any:
-    from engine.store.database import open_store
-
     fn = job(config, request)
     con = open_store(config.store.path, memory_limit=config.store.memory_limit)
     try:

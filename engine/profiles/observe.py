@@ -29,6 +29,7 @@ from engine.profiles import outbox, tables
 from engine.profiles.registry import Registry
 from engine.profiles.resolve import Key, parse_record_key, record_key, resolve
 from engine.profiles.tables import Attr, RecordRef, same_local
+from mappings import MappingValueError, same_remote
 
 log = logging.getLogger("inlet.profiles")
 
@@ -58,8 +59,6 @@ class Outcome:
 
 def apply_observations(con: duckdb.DuckDBPyConnection, registry: Registry, observations: list[Observation],
                        now_us: int) -> Outcome:
-    from mappings import MappingValueError, same_remote
-
     errors: list[tuple] = []
     keys: list[list[Key]] = []
     for obs in observations:
@@ -167,8 +166,6 @@ def _owners(con, profiles: list[str]) -> list[tuple[RecordRef, str]]:
 def _reconcile(con, registry: Registry, profiles: list[str], attrs: dict[str, dict[str, Attr]],
                fresh: dict[RecordRef, dict], agreed: dict, agreed_new: dict, errors: list) -> tuple[dict, dict]:
     """The write-backs that make every written field of the profiles' records hold the attribute's value."""
-    from mappings import MappingValueError, same_remote
-
     linked = [(ref, p) for ref, p in _owners(con, profiles) if registry.writes(ref[0], ref[1])]
     if not linked:
         return {}, {}

@@ -17,6 +17,7 @@ import orjson
 from engine.profiles.observe import Observation, apply_observations
 from engine.profiles.registry import Registry
 from engine.profiles.resolve import record_key
+from mappings import MappingValueError
 
 APPLY_BATCH = 1000
 
@@ -51,8 +52,6 @@ def _records(con: duckdb.DuckDBPyConnection, source_id: str, object_type: str, l
 def preview(con: duckdb.DuckDBPyConnection, registry: Registry, source_id: str, object_type: str,
             limit: int) -> list[dict[str, Any]]:
     """What mapping each of the `limit` most recently changed records does; the caller rolls back."""
-    from mappings import MappingValueError
-
     rules = rules_for(registry, source_id, object_type)
     out = []
     base = time.time_ns() // 1000

@@ -9,7 +9,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from engine.profiles.resolve import Key
+from engine.profiles.resolve import Key, record_key
 from engine.store.arrow import registered
 
 
@@ -218,8 +218,6 @@ def record_mapping_errors(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, 
 def record_profiles(con: duckdb.DuckDBPyConnection, source_id: str, object_type: str,
                     external_ids: list[str]) -> dict[str, str]:
     """The live profile of each record that has one."""
-    from engine.profiles.resolve import record_key
-
     keys = [record_key(source_id, object_type, e) for e in external_ids]
     found = known_identities(con, keys)
     return {e: found[k] for e, k in zip(external_ids, keys, strict=True) if k in found}
