@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from engine.config import Config, PullSource
+from engine.control_socket import ask, socket_answers, socket_path
 from engine.profiles.preview import MappingsRefused, apply_all, preview
 from engine.profiles.registry import Registry
 from engine.store.database import open_store
@@ -66,8 +67,6 @@ def run_here(config: Config, request: dict) -> Any:
 
 
 def run(config: Config, request: dict) -> Any:
-    from engine.server.control import ask, socket_answers, socket_path
-
     sock = socket_path(config.store.path)
     if sock.exists() and socket_answers(sock):
         answer = next(ask(sock, {"op": "mappings", **request}), None)
