@@ -70,14 +70,16 @@ def validate(ctx: click.Context) -> None:
 
 @cli.command()
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="text lines, or one JSON object per line (default: the config's logging.format, else text).")
 @click.pass_context
-def serve(ctx: click.Context, log_level: str) -> None:
+def serve(ctx: click.Context, log_level: str, log_format: str | None) -> None:
     """Run the HTTP server and the sync scheduler on the store until SIGTERM or SIGINT; SIGHUP reloads the config."""
     from engine.server.serve import serve as run
 
     config = _config(ctx)
     try:
-        sys.exit(run(config, log_level=log_level, config_path=resolve_config_path(ctx.obj)))
+        sys.exit(run(config, log_level=log_level, config_path=resolve_config_path(ctx.obj), log_format=log_format))
     except StoreError as exc:
         _fail(str(exc))
 

@@ -7,6 +7,7 @@ Connectors import from here only; the modules behind it may move. A connector is
 """
 
 from connectors.kit import limiter as limits
+from connectors.kit import observe
 from connectors.kit.auth import BearerToken, HeaderToken, redact
 from connectors.kit.client import SourceClient
 from connectors.kit.errors import (
@@ -70,6 +71,7 @@ __all__ = [
     "classify",
     "limits",
     "new_id",
+    "observe",
     "parse_retry_after",
     "redact",
 ]

@@ -21,6 +21,7 @@ from typing import Any, Self
 import httpx
 import orjson
 
+from connectors.kit import observe
 from connectors.kit.auth import redact, static_header
 from connectors.kit.errors import ConnectorError, FatalError, TransientError
 from connectors.kit.limiter import RateLimiter
@@ -152,11 +153,12 @@ class SourceClient:
 
         async def attempt() -> tuple[httpx.Response, Any]:
             if self.limiter is not None:
-                await self.limiter.acquire()
+                await observe.timed_wait(self.source_id, self.limiter.acquire())
             self.requests += 1
             try:
                 response = await self._send(method, path, params, data, json_body, headers)
             except httpx.TransportError as exc:
+                observe.current().request(self.source_id, None)
                 raise self._error(TransientError, object_name, None,
                                   f"{method} {path}: {type(exc).__name__}: {exc}") from None
             return response, self._check(response, method, path, object_name)
@@ -189,8 +191,11 @@ class SourceClient:
         """The decoded body of a good response; otherwise raise the error the status table calls for."""
         if self.limiter is not None:
             self.limiter.observe_headers(response.headers)
+        watcher = observe.current()
+        watcher.request(self.source_id, response.status_code)
         if response.status_code == 429:
             self.rate_limited += 1
+            watcher.throttled(self.source_id)
         decision = classify(response)
         if decision.action is Action.OK:
             try:

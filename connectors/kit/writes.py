@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from connectors.kit import observe
 from connectors.kit.auth import redact
 from connectors.kit.client import SourceClient, _decode
 from connectors.kit.errors import DailyLimitReached, RequestRejected, TransientError
@@ -96,11 +97,12 @@ async def send(client: SourceClient, method: str, path: str, *, object_name: str
 
     async def attempt() -> Answer:
         if client.limiter is not None:
-            await client.limiter.acquire()
+            await observe.timed_wait(client.source_id, client.limiter.acquire())
         client.requests += 1
         try:
             response = await client._http.request(method, path, json=json_body, data=data, headers=sent_headers)
         except httpx.TransportError as exc:
+            observe.current().request(client.source_id, None)
             raise client._error(TransientError, object_name, None,
                                 f"{method} {path}: {type(exc).__name__}: {exc}") from None
         if on_response is not None:

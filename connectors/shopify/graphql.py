@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.kit import FatalError, RateLimited, RequestRejected, SourceClient
+from connectors.kit import FatalError, RateLimited, RequestRejected, SourceClient, observe
 from connectors.shopify.bucket import CostBucket
 
 MAX_THROTTLED = 8  # THROTTLED answers in a row before the run gives up on the object
@@ -27,7 +27,7 @@ class ShopifyGraphQL:
                       mutation: bool = False) -> dict[str, Any]:
         """The response's `data`; raises for GraphQL errors (naming Shopify's code and message)."""
         for _ in range(MAX_THROTTLED + 1):
-            await self.bucket.spend(self._costs.get(query, FIRST_ESTIMATE))
+            await self.pace(self._costs.get(query, FIRST_ESTIMATE))
             body = await self.client.post_json(self.path, {"query": query, "variables": dict(variables or {})},
                                                 object_name=object_name, idempotent=not mutation)
             if not isinstance(body, dict):
@@ -39,7 +39,7 @@ class ShopifyGraphQL:
             errors = body.get("errors") or []
             codes = {(e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
             if "THROTTLED" in codes:
-                self.throttled += 1
+                self.note_throttled()
                 continue
             if errors:
                 text = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)[:300]
@@ -53,3 +53,12 @@ class ShopifyGraphQL:
             return data
         raise RateLimited(self.client.source_id, object_name, 200,
                           f"THROTTLED {MAX_THROTTLED + 1} times in a row: another app may be using this shop's quota")
+
+    async def pace(self, cost: float) -> None:
+        """Wait until the cost bucket holds `cost` (the kit's observer hears of the wait, as of a limiter's)."""
+        await observe.timed_wait(self.client.source_id, self.bucket.spend(cost))
+
+    def note_throttled(self) -> None:
+        """A THROTTLED answer: counted for the run's figures and told to the kit's observer."""
+        self.throttled += 1
+        observe.current().throttled(self.client.source_id)

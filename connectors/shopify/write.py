@@ -105,7 +105,7 @@ class ShopifyWriter:
         throttled = internal = 0
         payload = {"query": MUTATION, "variables": {"input": data}}
         while True:
-            await self.gql.bucket.spend(self._cost)
+            await self.gql.pace(self._cost)
             answer = await send(self.client, "POST", self.gql.path, object_name=OBJECT, json_body=payload)
             body = answer.body if isinstance(answer.body, dict) else {}
             if not answer.ok:
@@ -118,7 +118,7 @@ class ShopifyWriter:
             errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
             codes = {(e.get("extensions") or {}).get("code") for e in errors}
             if "THROTTLED" in codes:
-                self.gql.throttled += 1
+                self.gql.note_throttled()
                 throttled += 1
                 if throttled > MAX_THROTTLED:
                     raise RateLimited(self.client.source_id, OBJECT, 200,

@@ -369,6 +369,15 @@ class WritebackConfig(_Model):
         return parse_duration(value)
 
 
+class LoggingConfig(_Model):
+    """`inlet serve`'s log lines: `text` (the default) or `json`, one object per line (time, level, logger, message,
+    and the source, sync run, object or request it is about); `access` adds uvicorn's line per HTTP request (it
+    costs throughput: off by default). `inlet serve --log-format` overrides `format`."""
+
+    format: Literal["text", "json"] = "text"
+    access: bool = False
+
+
 class Config(_Model):
     _by_id: dict[str, AnySource] = PrivateAttr(default_factory=dict)
     _mappings: dict[str, Any] = PrivateAttr(default_factory=dict)  # source id -> its compiled mapping
@@ -376,6 +385,7 @@ class Config(_Model):
     server: ServerConfig = ServerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     writebacks: WritebackConfig = WritebackConfig()
+    logging: LoggingConfig = LoggingConfig()
     sources: list[SourceConfig] = []
 
     def source(self, source_id: str) -> AnySource | None:

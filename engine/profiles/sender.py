@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from engine import logs
 from engine.config import WritebackConfig
 from engine.profiles import outbox
 
@@ -54,16 +55,21 @@ class WritebackSender:
             for item in claimed:
                 by_source.setdefault(item.source_id, []).append(item)
             for source_id, items in by_source.items():
-                outcomes = await self._write(source_id, items, connector_for)
-                done = await self.run_job(partial(
-                    outbox.finish, claimed=items, outcomes=outcomes, now_us=_now_us(),
-                    max_attempts=self.settings.max_attempts, backoff=self.settings.backoff,
-                    max_backoff=self.settings.max_backoff))
+                with logs.bound(source_id=source_id):
+                    done = await self._send(source_id, items, connector_for)
                 for key, n in done.items():
                     counts[key] += n
                     self.totals[key] += n
-                if done["rejected"] or done["failed"]:
-                    log.warning("write-backs to %s: %s", source_id, done)
+
+    async def _send(self, source_id: str, items: list, connector_for: ConnectorFor) -> dict[str, int]:
+        outcomes = await self._write(source_id, items, connector_for)
+        done = await self.run_job(partial(
+            outbox.finish, claimed=items, outcomes=outcomes, now_us=_now_us(),
+            max_attempts=self.settings.max_attempts, backoff=self.settings.backoff,
+            max_backoff=self.settings.max_backoff))
+        if done["rejected"] or done["failed"]:
+            log.warning("write-backs to %s: %s", source_id, done)
+        return done
 
     async def _write(self, source_id: str, items: list, connector_for: ConnectorFor) -> list:
         from connectors.kit import WriteIn

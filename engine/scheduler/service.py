@@ -184,6 +184,22 @@ class Scheduler:
                 soonest[job.source_id] = when
         return soonest
 
+    def next_runs_by_object(self) -> dict[tuple[str, str], datetime]:
+        """The next run of each scheduled (source, object name): its soonest job, retries included."""
+        soonest: dict[tuple[str, str], datetime] = {}
+        if not self._aps.running:
+            return soonest
+        for aps_job in self._aps.get_jobs():
+            job = self._jobs.get(aps_job.args[0]) if aps_job.args else None
+            when = aps_job.next_run_time
+            if job is None or when is None:
+                continue
+            for name in job.objects:
+                key = (job.source_id, name)
+                if key not in soonest or when < soonest[key]:
+                    soonest[key] = when
+        return soonest
+
     def schedules(self) -> dict[str, str]:
         """Each scheduled source's schedule, as `inlet status` shows it."""
         return describe_schedules(self._jobs)

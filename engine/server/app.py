@@ -20,6 +20,7 @@ from engine.scheduler import Scheduler
 from engine.server.collect import collect_endpoint
 from engine.server.control import ControlServer, socket_path
 from engine.server.links import pixel_endpoint, redirect_endpoint, unknown_link_endpoint
+from engine.server.metrics import add_metrics
 from engine.server.openapi import document
 from engine.server.pages import add_status_page
 from engine.server.refusals import error_response
@@ -108,6 +109,7 @@ def create_app(state: InletState) -> FastAPI:
         return {"sources": await state.status(), "store": await state.store_health()}
 
     add_status_page(app, state.status)
+    add_metrics(app, state)  # GET /metrics (Prometheus)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

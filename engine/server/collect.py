@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from connectors.kit.ids import new_id
+from engine import metrics
 from engine.config import PUSH_BRIDGES
 from engine.jsonio import dumps, loads
 from engine.server.inbound import (
@@ -84,6 +85,7 @@ async def collect(request: Request, event_type: str, source_id: str, session_id:
         "profile_id": stored.profile_id,
         "session_id": stored.session_id,
     }
+    metrics.acknowledged(source_id, received_us)
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
     return Response(orjson.dumps(answer), media_type="application/json", headers=headers)
 

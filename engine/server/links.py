@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from connectors.kit.ids import new_id
+from engine import metrics
 from engine.config import RedirectSource
 from engine.jsonio import dumps
 from engine.server.inbound import (
@@ -117,6 +118,7 @@ async def _store(state: InletState, request: Request, source_id: str, event_type
                     context_json(request, decode_headers(request)))
     try:
         await state.writer.write(event)
+        metrics.acknowledged(source_id, now)
     except StoreUnavailable as exc:
         log.error("a %s event for %s was not stored: %s", event_type, source_id, exc)
 

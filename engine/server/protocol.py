@@ -28,6 +28,7 @@ import httptools
 from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from engine import metrics
 from engine.config.models import ServerConfig
 from engine.jsonio import dumps
 from engine.server.refusals import EXCERPT_BYTES, error_response
@@ -227,6 +228,8 @@ class LimitedProtocol(HttpToolsProtocol):
                 cycle.keep_alive = False  # its answer goes out, and is the last on this connection
             return
         rejection = self._rejection(status, reason) if record and self.record is not None else None
+        if rejection is not None:
+            metrics.refused(metrics.UNKNOWN, reason)  # before routing: no source is known
         task = self.loop.create_task(self._answer(rejection, error_response(status, reason, message)))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

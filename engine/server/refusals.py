@@ -11,6 +11,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from engine import metrics
 from engine.jsonio import dumps
 from engine.store import RejectionIn, StoreUnavailable, StoreWriter
 
@@ -51,6 +52,7 @@ async def record_refusal(
         "user_agent": headers.get("user-agent"),
         "content_type": headers.get("content-type"),
     }
+    metrics.refused(metrics.source_label(request.app.state.inlet.config, source_id), refusal.reason)
     row = RejectionIn(
         source_id=source_id[:128] if source_id else None,
         received_us=time.time_ns() // 1000,

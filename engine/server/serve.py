@@ -18,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
+from engine import logs
 from engine.config import Config
 from engine.server.app import create_app
 from engine.server.boot import build_state, tune_gc, tune_memory
@@ -44,21 +45,26 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def build_server(app, config: Config, log_level: str) -> _Server:
+def build_server(app, config: Config, log_level: str, log_format: str | None = None) -> _Server:
     """The uvicorn server of `inlet serve` for `app` (made by `create_app`): uvloop, httptools, and inlet's
     protocol, which enforces the request-head limits, the header timeout and the connection cap of
-    `config.server` and records its refusals through the app's store writer."""
+    `config.server` and records its refusals through the app's store writer. Logs as `config.logging` says, or
+    in `log_format`: uvicorn's lines too, and with JSON each request's lines carry its id."""
     server = config.server
+    fmt = log_format or config.logging.format
     return _Server(
         uvicorn.Config(
-            app,
+            logs.with_request_context(app) if fmt == "json" else app,
             host=server.host,
             port=server.port,
             loop="uvloop",
             http=limited_protocol(Limits.of(server), app.state.inlet.writer.write, app.state.inlet.rejections_lost),
             lifespan="on",
-            access_log=False,
+            access_log=config.logging.access,
             log_level=log_level,
+            # uvicorn's own handlers and format for text lines, as always; none for JSON, so that its loggers
+            # (uvicorn.error, uvicorn.access) reach the root handler `logs.setup` installed
+            log_config=uvicorn.config.LOGGING_CONFIG if fmt == "text" else None,
             timeout_keep_alive=server.keepalive_timeout.total_seconds(),
             timeout_graceful_shutdown=15,
             server_header=False,
@@ -66,12 +72,12 @@ def build_server(app, config: Config, log_level: str) -> _Server:
     )
 
 
-def run_server(app, config: Config, log_level: str) -> int:
+def run_server(app, config: Config, log_level: str, log_format: str | None = None) -> int:
     """Serve `app` as `inlet serve` does (the benchmarks use this too, so they measure the same server)."""
     tune_gc()
     tune_memory()
     allow_files(config.server.max_connections + FILES_BESIDES_CONNECTIONS)
-    server = build_server(app, config, log_level)
+    server = build_server(app, config, log_level, log_format)
     try:
         server.run()
     except SystemExit:  # uvicorn exits this way when it cannot start (the port is taken); it logged why
@@ -95,11 +101,13 @@ def allow_files(wanted: int) -> None:
                     "raise the limit (ulimit -n) or lower server.max_connections", target)
 
 
-def serve(config: Config, *, log_level: str = "info", config_path: Path | None = None) -> int:
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def serve(config: Config, *, log_level: str = "info", config_path: Path | None = None,
+          log_format: str | None = None) -> int:
+    """`inlet serve`: `log_format` (text or json) overrides the config's `logging.format`."""
+    logs.setup(log_format or config.logging.format, log_level)
     state = build_state(config, config_path)
     try:
-        code = run_server(create_app(state), config, log_level)
+        code = run_server(create_app(state), config, log_level, log_format)
     finally:
         state.writer.stop()
         state.con.close()

@@ -29,6 +29,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from engine import metrics
 from engine.config import TrackingSource
 from engine.jsonio import MAX_DEPTH, PARSER_DEPTH, dumps, loads, too_deep
 from engine.server.collect import _read_body
@@ -110,6 +111,7 @@ async def receive(request: Request, kind: str | None) -> Response:
     except StoreUnavailable:
         return error_response(503, "store_unavailable", "the messages could not be stored; retry later",
                               {"Retry-After": "1"})
+    metrics.acknowledged(source.id, received_us, len(events))
     if not refused:
         return Response(_SUCCESS, media_type="application/json")
     rejected = [{"index": i, "error": r.reason, "message": r.message} for i, r, _ in refused]

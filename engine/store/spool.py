@@ -127,6 +127,16 @@ class Spool:
     def segments(self) -> list[int]:
         return [number for number, _ in _segment_files(self.dir)]
 
+    def disk_bytes(self) -> int:
+        """The segment files' size on disk now (for `GET /metrics`; safe from any thread)."""
+        total = 0
+        for _, path in _segment_files(self.dir):
+            try:
+                total += path.stat().st_size
+            except FileNotFoundError:  # released meanwhile
+                pass
+        return total
+
     def replay(self, committed: int = 0) -> Iterator[tuple[int, bytes]]:
         """Every intact record in every segment, in order, reading past damage (see `found` afterwards; each
         damaged range is logged). `committed`: the store's last sequence number, to tell whether a damaged range

@@ -23,6 +23,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ import orjson
 import pyarrow as pa
 
 from connectors.kit.ids import new_id
+from engine import metrics
 from engine.store.database import StoreError, store_cursor
 from engine.store.identity import Identity
 from engine.store.ingest import (
@@ -89,6 +91,11 @@ class StoreWriter:
         # called in each ingest transaction with the event rows it stores (the profile mappings of push sources)
         self.on_events: Callable[[duckdb.DuckDBPyConnection, list[list]], object] | None = None
         self.mapping_failures = 0  # ingest transactions whose events were stored without their mapping
+        # spooled batches not yet in DuckDB, oldest first: (seq, events, time.monotonic() when spooled); appended by
+        # the spool thread, taken off by the ingest thread (deque's append and popleft are thread-safe)
+        self._unstored: deque[tuple[int, int, float]] = deque()
+        self.events_spooled = 0  # since start, by the spool thread
+        self.events_stored = 0  # of those, committed to DuckDB (or quarantined), by the ingest thread
 
     # -- the async front ------------------------------------------------------------------------------
     def recover(self) -> int:
@@ -172,6 +179,21 @@ class StoreWriter:
             **spool_health(self._spool.dir),
         }
 
+    def pending_events(self) -> int:
+        """Events acknowledged (durable in the spool) and not yet in DuckDB."""
+        return self.events_spooled - self.events_stored
+
+    def ingest_lag(self) -> float:
+        """Seconds the oldest acknowledged batch not yet in DuckDB has waited; 0 when the store has them all."""
+        try:
+            return time.monotonic() - self._unstored[0][2]
+        except IndexError:
+            return 0.0
+
+    def spool_bytes(self) -> int:
+        """Bytes of the spool's segment files on disk (what the store has taken in stays until its segment ends)."""
+        return self._spool.disk_bytes()
+
     def stop(self) -> None:
         """Answer and ingest what is queued, then end both threads. Safe to call twice."""
         if any(t.is_alive() for t in self._threads):
@@ -214,6 +236,9 @@ class StoreWriter:
             return
         self._seq = seq
         self.spool_writes += 1
+        events = len(record["ev"])
+        self.events_spooled += events
+        self._unstored.append((seq, events, time.monotonic()))
         self._identity.sessions.add(seq, sessions)
         self._identity.users.add(seq, users)
         self._identity.keys.add(seq, keys)
@@ -404,6 +429,10 @@ class StoreWriter:
         self.transactions += 1
         self.ingested_seq = batch.seq
         self._spool.release(batch.seq)
+        metrics.ingest_batch(len(batch))
+        unstored = self._unstored
+        while unstored and unstored[0][0] <= batch.seq:
+            self.events_stored += unstored.popleft()[1]
 
     def _note_unmapped(self, batch: Batch, exc: Exception) -> None:
         try:

@@ -23,6 +23,7 @@ from orjson import OPT_SORT_KEYS, dumps
 from connectors.kit import ConnectorError, CredentialsRefused, DailyLimitReached, TransientError
 from connectors.kit.ids import new_id
 from connectors.kit.model import Connector, Page, Stream
+from engine import logs, metrics
 from engine.profiles import Registry
 from engine.sync.apply import Counts, Target, apply_pages, load_cursor, now_us
 
@@ -87,7 +88,11 @@ async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, obj
             break
         outcome = StreamResult(stream.name, stream.object_type)
         result.streams.append(outcome)
-        await _run_stream(source_id, result.run_id, stream, run_job, outcome, full_refresh, progress, stop, profiles)
+        with logs.bound(source_id=source_id, run_id=result.run_id, object=stream.name):
+            await _run_stream(source_id, result.run_id, stream, run_job, outcome, full_refresh, progress, stop,
+                              profiles)
+        c = outcome.counts
+        metrics.sync_finished(source_id, stream.name, outcome.status, c.created, c.updated, c.deleted, outcome.seconds)
         if outcome.refused:
             break
     result.http = connector.http_stats()
