@@ -26,6 +26,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	command -v prometheus >/dev/null || (apt-get update -qq && apt-get install -y -qq prometheus)  # tests/test_dashboard.py
 	$(BIN)/ruff check .
 	$(BYTECODE)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
