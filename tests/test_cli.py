@@ -148,7 +148,8 @@ def test_status_lists_every_source_with_counts_with_and_without_a_server(serving
     assert live["website"]["events"] == 3 and live["website"]["last_event_at"].endswith("+00:00")
     assert live["legacy"]["enabled"] is False and live["legacy"]["rejections"] == 1
     assert live["app"] == {"source_id": "app", "name": "Mobile app", "bridge": "webhook", "channel": "mobile",
-                           "enabled": True, "events": 0, "last_event_at": None, "rejections": 0, "records": 0,
+                           "enabled": True, "events": 0, "last_event_at": None, "rejections": 0,
+                           "schema_violations": 0, "throttled": 0, "records": 0,
                            "schedule": None, "last_sync_at": None, "last_sync": None, "last_sync_finished_at": None,
                            "last_sync_read": None, "last_sync_changed": None, "last_sync_error": None,
                            "next_sync_at": None}

@@ -6,6 +6,7 @@ wrong. All problems are collected and reported together; no traceback reaches th
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from engine.config.models import BRIDGES, Config
+from engine.policy.schemas import compile_schemas
 from mappings.problems import ConfigError, Path_, Problem, position, read_yaml
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -52,6 +54,7 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
         raise ConfigError(sorted(problems, key=lambda pr: (pr.line or 0, pr.column or 0)))
     config = _relative_to(config, path.parent)
     _load_mappings(config, path.parent, problem)
+    _load_schemas(config, path.parent, problem)
     return config
 
 
@@ -85,6 +88,61 @@ def _load_mappings(config: Config, base: Path, problem) -> None:
             problems += exc.problems
     if problems:
         raise ConfigError(problems)
+
+
+def _load_schemas(config: Config, base: Path, problem) -> None:
+    """Check and compile every push source's event schemas once, now: a schema that is not one, or a file that
+    cannot be read, is a config problem naming the file (the config, or the schema file) and the key path."""
+    problems: list[Problem] = []
+    for i, source in enumerate(config.sources):
+        policy = getattr(source, "schemas", None)
+        if policy is None:
+            continue
+        at = ("sources", i, "schemas", "events")
+
+        def inline(path, message, at=at):
+            problems.append(problem((*at, *path), message))
+
+        def read_file(name: str, event_type: str, at=at):
+            file = Path(name) if Path(name).is_absolute() else base / name
+            if not file.is_file():
+                problems.append(problem((*at, event_type), f"no schema file {str(file)!r} (a JSON or YAML file; "
+                                                           "a path relative to the config file)"))
+                return None
+            try:
+                data, positions = _read_schema_file(file)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+                return None
+
+            def report(path, message):
+                problems.append(Problem(str(file), path, message, *position(positions, path)))
+
+            return data, report
+
+        config.event_schemas[source.id] = compile_schemas(policy.mode, policy.allow_unknown, policy.events,
+                                                          read_file, inline)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _read_schema_file(file: Path) -> tuple[object, dict]:
+    """A schema file's data and the line and column of its keys. JSON is read as JSON (YAML 1.1 would take
+    `1e-3` for a string), its positions as YAML where it parses so (not with tabs: then none)."""
+    if file.suffix.lower() != ".json":
+        _, data, positions = read_yaml(file, "no such schema file", "schema file")
+        return data, positions
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError([Problem(str(file), (), f"invalid JSON: {exc.msg}", exc.lineno, exc.colno)]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(str(file), (), f"cannot read the schema file: {exc}")]) from None
+    try:
+        _, _, positions = read_yaml(file, "no such schema file", "schema file")
+    except ConfigError:
+        positions = {}
+    return data, positions
 
 
 def _relative_to(config: Config, base: Path) -> Config:

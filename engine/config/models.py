@@ -123,7 +123,57 @@ class _SourceBase(_Model):
     mapping: Annotated[str, Field(min_length=1)] | None = None
 
 
-class WebhookSource(_SourceBase):
+class RateLimit(_Model):
+    """A push source's intake: a token bucket holding `burst` events (default `events`) that refills `events`
+    per `per`. A request costs its events (a tracking batch, its message count); over the limit it gets 429
+    `rate_limited` with Retry-After and nothing of it is stored."""
+
+    events: Annotated[int, Field(ge=1, le=10_000_000)]
+    per: timedelta = timedelta(seconds=1)
+    burst: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+
+    @field_validator("per", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.per.total_seconds()
+
+    @property
+    def capacity(self) -> int:
+        return self.burst if self.burst is not None else self.events
+
+
+class EventSchemas(_Model):
+    """JSON Schemas (draft 2020-12) of a push source's event properties, by event type: each inline, or a JSON
+    or YAML file relative to the config file. `enforce` refuses an event that does not match (400
+    `schema_violation`); `warn` stores it with the violations in `context.schema_violations`. Event types with
+    no schema are taken when `allow_unknown`, else treated as violations."""
+
+    mode: Literal["enforce", "warn"] = "enforce"
+    allow_unknown: bool = True
+    events: dict[Annotated[str, Field(min_length=1, max_length=255)], Any] = {}
+
+    @field_validator("events")
+    @classmethod
+    def _schema_or_file(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for event_type, schema in value.items():
+            if not isinstance(schema, dict | bool) and not (isinstance(schema, str) and schema.strip()):
+                raise ValueError(f"{event_type}: give a schema (a mapping, or true or false) or the name of a "
+                                 f"schema file, not {schema!r}")
+        return value
+
+
+class _PushSource(_SourceBase):
+    """A source that sends to inlet: its events may be held to schemas, and its intake to a rate limit."""
+
+    schemas: EventSchemas | None = None
+    rate_limit: RateLimit | None = None
+
+
+class WebhookSource(_PushSource):
     """A push source fed by the collect webhooks. With `secret` set, requests must carry it as a Bearer token."""
 
     bridge: Literal["webhook"]
@@ -149,7 +199,7 @@ class Link(_Model):
         return value
 
 
-class RedirectSource(_SourceBase):
+class RedirectSource(_PushSource):
     """Email and campaign tracking: redirect links (`/r/...`) and the open pixel (`/pixel/...`)."""
 
     bridge: Literal["redirect"]
@@ -284,7 +334,7 @@ class HubSpotSource(_PullSource):
     webhook_secret: SecretStr | None = None
 
 
-class TrackingSource(_SourceBase):
+class TrackingSource(_PushSource):
     """Tracking SDKs (the Segment-compatible API, `POST /v1/...`): callers send `write_key` as the HTTP Basic
     user name or as `writeKey` in the body."""
 
@@ -381,6 +431,7 @@ class LoggingConfig(_Model):
 class Config(_Model):
     _by_id: dict[str, AnySource] = PrivateAttr(default_factory=dict)
     _mappings: dict[str, Any] = PrivateAttr(default_factory=dict)  # source id -> its compiled mapping
+    _event_schemas: dict[str, Any] = PrivateAttr(default_factory=dict)  # source id -> its compiled event schemas
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
@@ -395,6 +446,12 @@ class Config(_Model):
     def mappings(self) -> dict[str, Any]:
         """source id -> its compiled `mappings.Mapping`, loaded with the config (sources without one absent)."""
         return self._mappings
+
+    @property
+    def event_schemas(self) -> dict[str, Any]:
+        """source id -> its compiled `engine.policy.schemas.SourceSchemas`, made when the config is loaded
+        (sources without `schemas:` absent)."""
+        return self._event_schemas
 
     def model_post_init(self, context: Any) -> None:
         self._by_id = {s.id: s for s in self.sources}

@@ -67,6 +67,7 @@ def create_app(state: InletState) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await state.close_connectors()
+            await state.policy.close()  # the refusals counted this second, before the writer stops
             await control.stop()
             await asyncio.to_thread(state.writer.stop)
 

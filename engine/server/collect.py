@@ -19,6 +19,7 @@ from connectors.kit.ids import new_id
 from engine import metrics
 from engine.config import PUSH_BRIDGES
 from engine.jsonio import dumps, loads
+from engine.server.admission import Throttled, charge, checked, throttled
 from engine.server.inbound import (
     EVENT_TYPE,
     EVENT_TYPE_RULE,
@@ -52,6 +53,7 @@ async def collect(request: Request, event_type: str, source_id: str, session_id:
     body = b""
     try:
         _authorize(state, headers, source_id)
+        charge(state, source_id)  # the source's rate limit, before anything is read or stored
         if not EVENT_TYPE.fullmatch(event_type):
             raise Refusal(400, "invalid_event_type", EVENT_TYPE_RULE)
         if session_id is not None and not SESSION_ID.fullmatch(session_id):
@@ -59,6 +61,9 @@ async def collect(request: Request, event_type: str, source_id: str, session_id:
         body = await _read_body(request, headers, state.config.server.max_body_bytes)
         properties = _properties(request, headers, body)
         key = _idempotency_key(headers, properties)
+        extra = checked(state, source_id, event_type, properties)  # the source's event schemas
+    except Throttled as refusal:
+        return await throttled(state, request, refusal, source_id)
     except Refusal as refusal:
         return await refuse(state.writer, request, refusal, source_id, body)
 
@@ -70,7 +75,7 @@ async def collect(request: Request, event_type: str, source_id: str, session_id:
         received_us=received_us,
         session_id=session_id,
         properties=dumps(properties),
-        context=context_json(request, headers),
+        context=context_json(request, headers, extra),
         idempotency_key=key,
     )
     try:

@@ -43,10 +43,11 @@ def query_pairs(request: Request) -> list[tuple[str, str]]:
     return parse_qsl(query.decode("latin-1"), keep_blank_values=True) if query else []
 
 
-def context_json(request: Request, headers: dict[str, str]) -> str:
+def context_json(request: Request, headers: dict[str, str], extra: dict | None = None) -> str:
     """The client IP, user agent, referer and the request headers but Authorization and Cookie: at most
     CONTEXT_HEADERS of them (the first ones), names and values cut to CONTEXT_NAME_CHARS and CONTEXT_VALUE_CHARS,
-    whatever the server's limits let in. When anything was left out, `truncated` is true."""
+    whatever the server's limits let in. When anything was left out, `truncated` is true. `extra`: more keys
+    (an event's `schema_violations`)."""
     client = request.scope.get("client")
     kept: dict[str, str] = {}
     truncated = False
@@ -67,6 +68,8 @@ def context_json(request: Request, headers: dict[str, str]) -> str:
     }
     if truncated:
         context["truncated"] = True
+    if extra:
+        context.update(extra)
     return dumps(context)
 
 

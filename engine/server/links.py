@@ -24,6 +24,7 @@ from connectors.kit.ids import new_id
 from engine import metrics
 from engine.config import RedirectSource
 from engine.jsonio import dumps
+from engine.server.admission import admitted, checked
 from engine.server.inbound import (
     EVENT_TYPE,
     EVENT_TYPE_RULE,
@@ -112,10 +113,18 @@ async def pixel_endpoint(request: Request) -> Response:
 async def _store(state: InletState, request: Request, source_id: str, event_type: str, session_id: str | None,
                  properties: dict) -> None:
     """Store the event; the answer (302 or GIF) goes out once it is durable. If the store cannot take it,
-    the person still gets their page or image, and the failure is logged."""
+    the person still gets their page or image, and the failure is logged. Over the source's rate limit, or
+    refused by its schemas, nothing is stored and the answer goes out all the same."""
+    if not admitted(state, request, source_id):
+        return
+    try:
+        extra = checked(state, source_id, event_type, properties)
+    except Refusal as refusal:
+        await record_refusal(state.writer, request, refusal, source_id)
+        return
     now = time.time_ns() // 1000
     event = EventIn(new_id(), source_id, event_type, now, now, session_id, dumps(properties),
-                    context_json(request, decode_headers(request)))
+                    context_json(request, decode_headers(request), extra))
     try:
         await state.writer.write(event)
         metrics.acknowledged(source_id, now)

@@ -22,6 +22,13 @@ _ERROR = {
         "status": {"type": "integer", "description": "the HTTP status again"},
     },
 }
+# A 400 for an event that breaks its source's schema also lists the first violations.
+_SCHEMA_VIOLATION = {"allOf": [{"$ref": "#/components/schemas/Error"}], "properties": {
+    "violations": {"type": "array", "description": "with `schema_violation` (or `unknown_event_type`): the first "
+                   "ways the event's properties break their schema", "items": {
+                       "type": "object", "required": ["pointer", "message"], "properties": {
+                           "pointer": {"type": "string", "description": "a JSON pointer into the properties"},
+                           "message": {"type": "string"}}}}}}
 _RETRY = {"Retry-After": {"description": "seconds to wait before sending again", "schema": {"type": "string"}}}
 _ANSWER = {
     "type": "object",
@@ -38,7 +45,8 @@ _TRACKING_ANSWER = {"type": "object", "required": ["success"], "properties": {
     "success": {"const": True},
     "rejected": {"type": "array", "description": "the messages of a batch that were refused (not stored)",
                  "items": {"type": "object", "required": ["index", "error", "message"], "properties": {
-                     "index": {"type": "integer"}, "error": {"type": "string"}, "message": {"type": "string"}}}}}}
+                     "index": {"type": "integer"}, "error": {"type": "string"}, "message": {"type": "string"},
+                     "violations": {**_SCHEMA_VIOLATION["properties"]["violations"]}}}}}}
 SECURITY_SCHEMES = {
     "sourceSecret": {"type": "http", "scheme": "bearer",
                      "description": "a webhook source's `secret`; a source without one takes any Authorization"},
@@ -59,7 +67,8 @@ def _message(kind: str) -> str:
 
 def schemas() -> dict:
     """The schemas the hand-described routes refer to, by name."""
-    return {"Error": _ERROR, "CollectAnswer": _ANSWER, "TrackingAnswer": _TRACKING_ANSWER,
+    return {"Error": _ERROR, "SchemaViolation": _SCHEMA_VIOLATION, "CollectAnswer": _ANSWER,
+            "TrackingAnswer": _TRACKING_ANSWER,
             **{_message(kind): message_schema(kind) for kind in TYPES},
             "TrackingBatch": batch_schema({kind: _ref(_message(kind)) for kind in TYPES})}
 
@@ -95,10 +104,11 @@ def _param(name: str, pattern: str, description: str) -> dict:
             "schema": {"type": "string", "pattern": pattern}}
 
 
-def _errors(codes: dict[str, str]) -> dict:
-    """The error answers: each the JSON error body; a 503 says when to retry."""
-    return {code: {"description": text, "content": {_JSON: {"schema": _ref("Error")}},
-                   **({"headers": _RETRY} if code == "503" else {})} for code, text in codes.items()}
+def _errors(codes: dict[str, str], bad_request: str = "Error") -> dict:
+    """The error answers: each the JSON error body (a 400's: `bad_request`, for the routes that check event
+    schemas `SchemaViolation`); a 429 or 503 says when to retry."""
+    return {code: {"description": text, "content": {_JSON: {"schema": _ref(bad_request if code == "400" else "Error")}},
+                   **({"headers": _RETRY} if code in ("429", "503") else {})} for code, text in codes.items()}
 
 
 def _event_id(location: str) -> dict:
@@ -122,10 +132,13 @@ def _collect(method: str, with_session: bool) -> dict:
         {"name": "event_id", "in": "query", "required": False, "schema": _event_id("query")},
     ]
     errors = {"400": "malformed input (event type, session id, idempotency key" +
-                     (", JSON, form)" if method == "post" else ")"),
+                     (", JSON, form)" if method == "post" else ")") + ", or properties that break the source's "
+                     "event schema (`schema_violation`, `unknown_event_type`)",
               "401": "unknown, disabled or non-push source, or missing/wrong secret"}
     if method == "post":
         errors |= {"413": "body over `server.max_body_bytes`", "415": "a body that is neither JSON nor a form"}
+    errors["429"] = "`rate_limited`: the source is over its `rate_limit`; nothing was stored, send again after " \
+                    "Retry-After seconds"
     errors["503"] = "the event could not be made durable; nothing was stored"
     op = {
         "tags": ["collect"],
@@ -140,7 +153,7 @@ def _collect(method: str, with_session: bool) -> dict:
                     "headers": {"Idempotent-Replayed": {"description": "`true` when the key was stored before",
                                                         "schema": {"type": "string", "enum": ["true"]}}},
                     "content": {_JSON: {"schema": _ref("CollectAnswer")}}},
-            **_errors(errors),
+            **_errors(errors, "SchemaViolation"),
         },
     }
     if method == "post":
@@ -179,8 +192,12 @@ def link_paths() -> dict:
                      "content": {"text/plain": {"schema": {"type": "string"}}}}}
     gif = {"200": {"description": "a 1x1 transparent GIF, never cached, even when the request is refused",
                    "headers": no_cache, "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}}
-    click_text = "Records the click (the link's properties plus the query), then redirects to the configured URL."
-    open_text = "Records the open with the query as properties. A `.gif` suffix on the last segment is allowed."
+    same = (" Over the source's `rate_limit`, or when its event schema refuses the event, the answer is the same "
+            "and no event is stored.")
+    click_text = "Records the click (the link's properties plus the query), then redirects to the configured URL." + \
+        same
+    open_text = "Records the open with the query as properties. A `.gif` suffix on the last segment is allowed." + \
+        same
     return {
         "/r/{source_id}/{link_id}": _get("link", "Follow a tracked link", click_text, [source, link], click),
         "/r/{source_id}/{link_id}/{session_id}": _get("link_session", "Follow a tracked link", click_text,
@@ -230,11 +247,14 @@ def _tracking(call: str, path: str, kind: str | None) -> dict:
              f", each message at most {MAX_MESSAGE // 1024} KB. ") + "Answered once every message is durable.")
     cors = {"Access-Control-Allow-Origin": {"description": "`*`", "schema": {"type": "string"}}}
     errors = {"400": "malformed JSON or gzip, not an object" + (", or a message that breaks the spec (ids, fields, "
-                                                                 f"{MAX_MESSAGE // 1024} KB)" if kind else
+                                                                 f"{MAX_MESSAGE // 1024} KB) or the source's event "
+                                                                 "schema (`schema_violation`)" if kind else
                                                                  ", or no `batch` array"),
               "401": "missing or unknown write key, or a disabled source",
               "413": f"a body over {MAX_BATCH // 1024} KB once decompressed",
               "415": "neither JSON nor text/plain, or an encoding other than gzip",
+              "429": "`rate_limited`: the source is over its `rate_limit` (a batch costs its message count); "
+                     "nothing was stored, send again after Retry-After seconds",
               "503": "the messages could not be made durable; nothing was stored"}
     post = {"tags": ["tracking"], "operationId": f"tracking_{path}", "summary": f"Tracking API: {call}",
             "description": text, "security": [{"writeKey": []}, {"writeKeyBearer": []}, {}],
@@ -243,7 +263,7 @@ def _tracking(call: str, path: str, kind: str | None) -> dict:
                                                                             "text/plain": {"schema": body}}},
             "responses": {"200": {"description": "stored" + ("" if kind else " (the valid messages)"),
                                   "headers": cors, "content": {_JSON: {"schema": _ref("TrackingAnswer")}}},
-                          **_errors(errors)}}
+                          **_errors(errors, "SchemaViolation")}}
     preflight = {"tags": ["tracking"], "operationId": f"tracking_{path}_preflight", "summary": "CORS preflight",
                  "responses": {"204": {"description": "any origin may post", "headers": {
                      **cors, "Access-Control-Allow-Methods": {"schema": {"type": "string"}},

@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 # The keys a status row may carry; any of them may be missing or None and the page still renders.
-ROW_KEYS = ("source_id", "name", "bridge", "channel", "enabled", "events", "last_event_at", "rejections", "records",
-            "schedule", "last_sync_at", "last_sync", "last_sync_finished_at", "last_sync_read", "last_sync_changed",
-            "last_sync_error", "next_sync_at")
+ROW_KEYS = ("source_id", "name", "bridge", "channel", "enabled", "events", "last_event_at", "rejections",
+            "schema_violations", "throttled", "records", "schedule", "last_sync_at", "last_sync",
+            "last_sync_finished_at", "last_sync_read", "last_sync_changed", "last_sync_error", "next_sync_at")
 
 OUTCOMES = ("running", "succeeded", "failed", "skipped")
 
@@ -52,6 +52,8 @@ def _view(row: dict, now: dt.datetime) -> dict:
         "records": _count(r["records"]),
         "rejections": _count(r["rejections"]),
         "rejected": bool(r["rejections"]),
+        "violations": _count(r["schema_violations"]) if r["schema_violations"] else None,
+        "throttled": _count(r["throttled"]) if r["throttled"] else None,
         "last_event": _when(r["last_event_at"], now),
         "synced": bool(r["last_sync_at"] or outcome),
         "started": _when(r["last_sync_at"], now),

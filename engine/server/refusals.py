@@ -19,16 +19,19 @@ EXCERPT_BYTES = 256
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, reason: str, message: str, *, size: int | None = None):
+    def __init__(self, status: int, reason: str, message: str, *, size: int | None = None,
+                 details: dict | None = None):
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.message = message
         self.size = size
+        self.details = details  # more keys of the JSON answer (a schema refusal's `violations`)
 
 
-def error_response(status: int, reason: str, message: str, headers: dict | None = None) -> Response:
-    body = orjson.dumps({"error": reason, "message": message, "status": status})
+def error_response(status: int, reason: str, message: str, headers: dict | None = None,
+                   details: dict | None = None) -> Response:
+    body = orjson.dumps({"error": reason, "message": message, "status": status, **(details or {})})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -37,7 +40,7 @@ async def refuse(
 ) -> Response:
     """Record the refusal, then answer it in JSON. The row is durable before the answer goes out."""
     await record_refusal(writer, request, refusal, source_id, body)
-    return error_response(refusal.status, refusal.reason, refusal.message)
+    return error_response(refusal.status, refusal.reason, refusal.message, details=refusal.details)
 
 
 async def record_refusal(
@@ -51,6 +54,7 @@ async def record_refusal(
         "ip": request.client.host if request.client else None,
         "user_agent": headers.get("user-agent"),
         "content_type": headers.get("content-type"),
+        **(refusal.details or {}),
     }
     metrics.refused(metrics.source_label(request.app.state.inlet.config, source_id), refusal.reason)
     row = RejectionIn(

@@ -14,6 +14,8 @@ import duckdb
 
 from engine.config import Config, PullSource, load_config
 from engine.output import jsonable_rows
+from engine.policy.policies import Policies
+from engine.policy.rollup import RefusalRollup
 from engine.profiles import Registry
 from engine.profiles.push import map_events
 from engine.server.tally import Tally, lost_rejections
@@ -38,10 +40,14 @@ class InletState:
     scheduler: object | None = field(default=None, init=False)  # engine.scheduler.Scheduler, once started
     connectors: dict = field(default_factory=dict, init=False)  # source id -> (its config, connector)
     rejections_lost: Tally = field(default_factory=lost_rejections, init=False)  # rows the store refused
+    policy: Policies = field(init=False)  # the push sources' schemas and rate limits (engine/policy/)
 
     def __post_init__(self) -> None:
         self.syncs = SyncService(self.config, self.writer)
         self._map_events_with(self.config)
+        rollup = RefusalRollup(self.writer.write_many, lambda exc, row: self.rejections_lost.add(exc, row.status,
+                                                                                                 row.reason))
+        self.policy = Policies(self.config, rollup)
 
     def _map_events_with(self, config: Config) -> None:
         """Pushed events map through the mappings of `config` (None when no push source has one)."""
@@ -129,6 +135,7 @@ class InletState:
         self.syncs.config = new
         self.syncs.sender.settings = new.writebacks
         self._map_events_with(new)
+        self.policy.apply(new)
         await self.writer.run(lambda con: mirror_sources(con, new, own_transaction=False))
         jobs = await self.scheduler.apply(new) if self.scheduler is not None else {}
         summary = {"ok": True, "sources": len(new.sources), "added": sorted(after - before),

@@ -23,6 +23,7 @@ import hmac
 import re
 import time
 import zlib
+from functools import partial
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
@@ -32,6 +33,7 @@ from starlette.routing import Route
 from engine import metrics
 from engine.config import TrackingSource
 from engine.jsonio import MAX_DEPTH, PARSER_DEPTH, dumps, loads, too_deep
+from engine.server.admission import Throttled, charge, check_room, checked, throttled
 from engine.server.collect import _read_body
 from engine.server.inbound import context_json, decode_headers
 from engine.server.refusals import Refusal, error_response, record_refusal, refuse
@@ -82,6 +84,8 @@ async def receive(request: Request, kind: str | None) -> Response:
     try:
         source = _source_by_header(state, headers)
         _check_enabled(source)
+        if source is not None:
+            check_room(state, source.id)  # over its rate limit: refused before the body is read
         body = await _read_body(request, headers, MAX_BATCH)
         plain = body = _decompressed(body, headers)
         data = _parsed(body, headers, MAX_DEPTH if kind is not None else PARSER_DEPTH)
@@ -90,14 +94,18 @@ async def receive(request: Request, kind: str | None) -> Response:
         if source is None:
             source = _source_by_body(state, data)
             _check_enabled(source)
+        charge(state, source.id, len(data["batch"]) if kind is None and isinstance(data.get("batch"), list) else 1)
+        check = partial(checked, state, source.id)  # the source's event schemas
         if kind is not None and len(body) > MAX_MESSAGE:
             raise Refusal(400, "message_too_large", f"a message may be at most {MAX_MESSAGE} bytes; "
                           f"this one is {len(body)}", size=len(body))
         request_context = orjson.loads(context_json(request, headers))
         if kind is not None:
-            events, refused = [to_event(data, kind, source.id, received_us, request_context)], []
+            events, refused = [to_event(data, kind, source.id, received_us, request_context, check=check)], []
         else:
-            events, refused = _batch(data, source.id, received_us, request_context)
+            events, refused = _batch(data, source.id, received_us, request_context, check)
+    except Throttled as refusal:
+        return await throttled(state, request, refusal, source.id)
     except Refusal as refusal:
         if refusal.size is None:
             refusal.size = len(body)
@@ -114,12 +122,13 @@ async def receive(request: Request, kind: str | None) -> Response:
     metrics.acknowledged(source.id, received_us, len(events))
     if not refused:
         return Response(_SUCCESS, media_type="application/json")
-    rejected = [{"index": i, "error": r.reason, "message": r.message} for i, r, _ in refused]
+    rejected = [{"index": i, "error": r.reason, "message": r.message, **(r.details or {})} for i, r, _ in refused]
     return Response(orjson.dumps({"success": True, "rejected": rejected}), media_type="application/json")
 
 
-def _batch(data: dict, source_id: str, received_us: int, request_context: dict) -> tuple[list, list]:
-    """The events of a batch's valid messages, and (index, Refusal, excerpt) for each invalid one."""
+def _batch(data: dict, source_id: str, received_us: int, request_context: dict, check=None) -> tuple[list, list]:
+    """The events of a batch's valid messages, and (index, Refusal, excerpt) for each invalid one (`check`: the
+    source's event schemas, as for `to_event`)."""
     items = data.get("batch")
     if not isinstance(items, list):
         raise Refusal(400, "invalid_batch", "a batch body needs `batch`: an array of messages")
@@ -138,7 +147,7 @@ def _batch(data: dict, source_id: str, received_us: int, request_context: dict) 
                               f"message {i} is {len(raw)}")
             if item.get("type") not in TYPES:
                 raise Refusal(400, "invalid_type", f"`type` must be one of {', '.join(TYPES)}")
-            events.append(to_event(item, item["type"], source_id, received_us, request_context, data))
+            events.append(to_event(item, item["type"], source_id, received_us, request_context, data, check=check))
         except Refusal as refusal:
             refusal.message = f"batch[{i}]: {refusal.message}"
             if refusal.size is None:

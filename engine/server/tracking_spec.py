@@ -16,6 +16,7 @@ What goes where:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from connectors.kit.ids import new_id
@@ -55,9 +56,11 @@ _LOWEST, _HIGHEST = -62135596800 * 10**6, 253402300799 * 10**6  # 0001-01-01 and
 
 
 def to_event(message: dict, kind: str, source_id: str, received_us: int, request_context: dict,
-             batch: dict | None = None) -> EventIn:
+             batch: dict | None = None, *, check: Callable[[str, dict], dict | None] | None = None) -> EventIn:
     """The event for one message of type `kind`; `batch` is the batch body around it (its `sentAt`, and the
-    `context` and `integrations` that apply to every message of the batch). Refusal(400) when it is invalid."""
+    `context` and `integrations` that apply to every message of the batch). Refusal(400) when it is invalid.
+    `check(event_type, payload)`: the source's event schemas, which may refuse it (Refusal) or give more keys
+    of its context (the violations, in warn mode)."""
     message = {k: v for k, v in message.items() if k != "writeKey"}
     message["type"] = kind
     if batch:
@@ -96,6 +99,7 @@ def to_event(message: dict, kind: str, source_id: str, received_us: int, request
         payload = {}
     if not isinstance(payload, dict):
         raise Refusal(400, f"invalid_{payload_key}", f"`{payload_key}` must be an object")
+    extra = check(event_type, payload) if check is not None else None
 
     return EventIn(
         event_id=new_id(),
@@ -105,7 +109,7 @@ def to_event(message: dict, kind: str, source_id: str, received_us: int, request
         received_us=received_us,
         session_id=anonymous_id,
         properties=dumps(payload),
-        context=dumps({**request_context, "message": message}),
+        context=dumps({**request_context, "message": message, **(extra or {})}),
         idempotency_key=message_id,
         user_id=user_id,
         previous_id=previous_id,

@@ -27,8 +27,9 @@ SCHEMAS = {
                                    ("profile_id", _S), ("session_id", _S), ("created_at", _TS)]),
     "rejections": pa.schema([("rejection_id", _S), ("source_id", _S), ("received_at", _TS), ("method", _S),
                              ("path", _S), ("status", pa.int32()), ("reason", _S), ("size", pa.int64()),
-                             ("excerpt", _S), ("context", _S)]),
+                             ("excerpt", _S), ("context", _S), ("count", pa.int32())]),
 }
+_OLD_REJECTION = 10  # columns of a spooled rejection row before schema version 7 added `count`
 # record key -> table; each row is a list in the table's column order. A session of "se" brings its new
 # profile (as every session did before identities); one of "sl" joins a profile that exists or that a "pr"
 # row of the same record creates.
@@ -49,6 +50,8 @@ class Batch:
         self.records.append((seq, record))
         for key, table in RECORD_TABLES.items():
             self.rows[table].extend(record.get(key, ()))
+        if any(len(row) == _OLD_REJECTION for row in record.get("rj", ())):  # spooled before rows had a count
+            self.rows["rejections"][:] = [[*r, 1] if len(r) == _OLD_REJECTION else r for r in self.rows["rejections"]]
         self.rows["profiles"].extend([row[1], row[3]] for row in record.get("se", ()))
 
     @classmethod

@@ -44,6 +44,7 @@ class RejectionIn:
     size: int
     excerpt: str
     context: str  # JSON text
+    count: int = 1  # the refused requests this row stands for (floods are counted per source, reason and second)
 
 
 class StoreUnavailable(Exception):

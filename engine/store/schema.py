@@ -227,4 +227,9 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE events;
     ALTER TABLE events_v6 RENAME TO events;
     """,
+    # 7: a rejection row may stand for many refused requests: a source over its rate limit gets one row per
+    # reason and second, with the count, instead of a row per request (engine/policy/rollup.py).
+    """
+    ALTER TABLE rejections ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+    """,
 )

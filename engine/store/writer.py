@@ -287,7 +287,7 @@ class StoreWriter:
         for r in items:
             if isinstance(r, RejectionIn):
                 record["rj"].append([new_id(), r.source_id, r.received_us, r.method, r.path, r.status, r.reason,
-                                     r.size, r.excerpt, r.context])
+                                     r.size, r.excerpt, r.context, r.count])
         return record, answers, new_sessions, new_users, new_keys
 
     # -- the ingest thread ----------------------------------------------------------------------------
