@@ -6,7 +6,11 @@
 - `/bench/naive/{event_type}/{source_id}`: what a newcomer would write: one autocommit `INSERT` per request
   into its own DuckDB file, on one connection behind a lock, run in a worker thread so the loop is not blocked.
 
-Run: `python bench/variants.py -c CONFIG --naive-db PATH` (stops cleanly on SIGTERM, like `inlet serve`).
+Without `--naive-db` only the inlet app is served, as `inlet serve` serves it; with `--no-metrics` the process
+counts nothing for `GET /metrics` (engine.metrics.disable): bench/collect.py's "inlet without metrics" is both.
+
+Run: `python bench/variants.py -c CONFIG [--naive-db PATH] [--no-metrics]` (stops cleanly on SIGTERM, like
+`inlet serve`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connectors.kit.ids import new_id
+from engine import metrics
 from engine.config import load_config
 from engine.config.models import Config
 from engine.jsonio import dumps, loads
@@ -74,22 +79,32 @@ def build_app(config: Config, naive_db: Path) -> tuple[FastAPI, InletState, duck
     return app, state, naive
 
 
-def serve(config: Config, naive_db: Path, log_level: str = "warning") -> int:
-    """`engine.server.serve.serve` with the bench app: same uvicorn settings, same shutdown."""
+def serve(config: Config, naive_db: Path | None, log_level: str = "warning", *, count: bool = True) -> int:
+    """`engine.server.serve.serve` with the bench app (without `naive_db`: the inlet app alone, as `inlet serve`
+    serves it): same uvicorn settings, same shutdown. `count=False`: the process counts nothing for GET /metrics
+    (bench/collect.py's "inlet without metrics")."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app, state, naive = build_app(config, naive_db)
+    if not count:
+        metrics.disable()
+    if naive_db is None:
+        state = build_state(config)
+        app, naive = create_app(state), None
+    else:
+        app, state, naive = build_app(config, naive_db)
     try:
         return run_server(app, config, log_level)
     finally:
         state.writer.stop()
         state.con.close()
-        naive.close()
+        if naive is not None:
+            naive.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-c", "--config", required=True, type=Path)
-    parser.add_argument("--naive-db", required=True, type=Path)
+    parser.add_argument("--naive-db", type=Path, help="serve (b) and (c) too, (c) into this file")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--no-metrics", action="store_true", help="count nothing for GET /metrics")
     args = parser.parse_args()
-    raise SystemExit(serve(load_config(args.config), args.naive_db, args.log_level))
+    raise SystemExit(serve(load_config(args.config), args.naive_db, args.log_level, count=not args.no_metrics))
