@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.config import Config, PullSource
+from engine.scheduler.plan import describe_schedules, planned_jobs
 
 # A rejections row may count many refused requests (`count`: a flood over a rate limit, per second).
 COUNTS_SQL = """
@@ -65,8 +66,6 @@ def status_rows(config: Config, query: Callable[[str], list[list]], *, schedules
     `schedules` and `next_runs` (ISO) come from the running scheduler; without one, the schedules are read
     from the config and no run is next."""
     if schedules is None:
-        from engine.scheduler.plan import describe_schedules, planned_jobs
-
         schedules = describe_schedules(planned_jobs(config))
     next_runs = next_runs or {}
     counts = {r[0]: r for r in query(COUNTS_SQL)}

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from engine.config.models import BRIDGES, Config
 from engine.policy.schemas import compile_schemas
+from mappings import default_mapping, load_mapping
 from mappings.problems import ConfigError, Path_, Problem, position, read_yaml
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -63,8 +64,6 @@ def _load_mappings(config: Config, base: Path, problem) -> None:
     own name, line and key path)."""
     if not any(source.mapping for source in config.sources):
         return
-    from mappings import default_mapping, load_mapping
-
     problems: list[Problem] = []
     for i, source in enumerate(config.sources):
         if source.mapping is None:

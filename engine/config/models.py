@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -22,6 +22,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from connectors.kit.settings import CloudAppSettings
+from connectors.kit.spec import VendorSpec
+from connectors.registry import VENDORS
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 CHANNEL_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -265,18 +269,15 @@ class Schedule(ObjectSchedule):
     objects: dict[str, ObjectSchedule] = {}
 
 
-class _PullSource(_SourceBase):
-    """A cloud app inlet reads. `base_url` replaces the vendor's scheme and host (a sandbox, a proxy);
-    `objects` takes the plural API names; `rate_limit` lowers the requests per second below the vendor's."""
+class PullSource(_SourceBase, CloudAppSettings):
+    """A cloud app inlet reads: the keys every source has, the cloud-app settings of the kit (`base_url`, `objects`,
+    `rate_limit`, `webhook_secret`) and a `schedule`. Each vendor's model adds its own settings
+    (connectors/<vendor>/spec.py), listed by connectors/registry.py."""
 
-    OBJECTS: ClassVar[tuple[str, ...]] = ()
-    base_url: str | None = None
-    objects: list[str] | None = None
-    rate_limit: Annotated[float, Field(gt=0, le=10_000)] | None = None
     schedule: Schedule | None = None  # None: manual only (`inlet sync`)
 
     @model_validator(mode="after")
-    def _scheduled_objects(self) -> _PullSource:
+    def _scheduled_objects(self) -> PullSource:
         if self.schedule is not None:
             unknown = [o for o in self.schedule.objects if o not in self.object_names]
             if unknown:
@@ -284,54 +285,14 @@ class _PullSource(_SourceBase):
                                  f"({', '.join(self.object_names)})")
         return self
 
-    @field_validator("base_url")
-    @classmethod
-    def _http_base(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
-                or parts.query:
-            raise ValueError(f"{value!r} is not a scheme and host like https://api.example.com (no path)")
-        return value.rstrip("/")
 
-    @field_validator("objects")
-    @classmethod
-    def _known_objects(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        unknown = [o for o in value if o not in cls.OBJECTS]
-        if unknown:
-            raise ValueError(f"unknown object {unknown[0]!r}; this bridge syncs {', '.join(cls.OBJECTS)}")
-        if not value:
-            raise ValueError("list at least one object, or leave `objects` out to sync all of them")
-        return list(dict.fromkeys(value))
-
-    @property
-    def object_names(self) -> list[str]:
-        return list(self.objects or self.OBJECTS)
+def _pull_model(spec: VendorSpec) -> type[PullSource]:
+    """The config model of `spec`'s sources: PullSource with the vendor's own settings."""
+    return type(f"{spec.title}Source", (PullSource, spec.settings),
+                {"__doc__": spec.settings.__doc__, "__module__": __name__})
 
 
-class StripeSource(_PullSource):
-    """Stripe: a secret or restricted key (`sk_test_…`, `sk_live_…`, `rk_…`); the key decides test or live mode."""
-
-    OBJECTS: ClassVar[tuple[str, ...]] = ("customers", "charges", "invoices", "subscriptions", "products", "prices")
-    bridge: Literal["stripe"]
-    api_key: SecretStr
-    webhook_secret: SecretStr | None = None
-
-
-class HubSpotSource(_PullSource):
-    """HubSpot CRM: a private app's access token. `requests_per_10s` is the account's rolling limit (100 on
-    Free/Starter, 190 on Professional/Enterprise, 250 with the limit-increase pack); `search_per_second` the
-    search endpoints' own (5 per account, as documented)."""
-
-    OBJECTS: ClassVar[tuple[str, ...]] = ("contacts", "companies", "deals", "owners")
-    bridge: Literal["hubspot"]
-    token: SecretStr
-    requests_per_10s: Annotated[int, Field(ge=1, le=1000)] = 100
-    search_per_second: Annotated[int, Field(ge=1, le=100)] = 5  # the search endpoints' own limit
-    webhook_secret: SecretStr | None = None
+PULL_MODELS: dict[str, type[PullSource]] = {bridge: _pull_model(spec) for bridge, spec in VENDORS.items()}
 
 
 class TrackingSource(_PushSource):
@@ -349,43 +310,12 @@ class TrackingSource(_PushSource):
         return value
 
 
-SHOPIFY_API_VERSION = "2026-10"
-_SHOP_PATTERN = r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$"
-
-
-class ShopifySource(_PullSource):
-    """Shopify: the shop's `*.myshopify.com` domain and an Admin API access token (`shpat_…`). `api_version`
-    is the GraphQL Admin API version (quarterly, `YYYY-MM`)."""
-
-    OBJECTS: ClassVar[tuple[str, ...]] = ("customers", "orders", "products")
-    bridge: Literal["shopify"]
-    shop: str
-    access_token: SecretStr
-    api_version: str = SHOPIFY_API_VERSION
-    webhook_secret: SecretStr | None = None
-
-    @field_validator("shop")
-    @classmethod
-    def _shop_domain(cls, value: str) -> str:
-        if not re.match(_SHOP_PATTERN, value):
-            raise ValueError(f"{value!r} is not a shop's domain like acme.myshopify.com")
-        return value
-
-    @field_validator("api_version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        if not re.match(r"^(\d{4}-(01|04|07|10)|unstable)$", value):
-            raise ValueError(f"{value!r} is not a Shopify API version: YYYY-01, -04, -07 or -10 (or unstable)")
-        return value
-
-
 # One model per bridge, discriminated on `bridge`.
-SourceConfig = Annotated[WebhookSource | RedirectSource | StripeSource | HubSpotSource | ShopifySource | TrackingSource,
-                         Field(discriminator="bridge")]
-AnySource = WebhookSource | RedirectSource | StripeSource | HubSpotSource | ShopifySource | TrackingSource
-PullSource = _PullSource
-BRIDGES: tuple[str, ...] = ("webhook", "redirect", "stripe", "hubspot", "shopify", "tracking")
-PULL_BRIDGES: frozenset[str] = frozenset({"stripe", "hubspot", "shopify"})
+_MODELS: tuple[type[_SourceBase], ...] = (WebhookSource, RedirectSource, *PULL_MODELS.values(), TrackingSource)
+SourceConfig = Annotated[Union[_MODELS], Field(discriminator="bridge")]  # noqa: UP007 (a Union of a tuple)
+AnySource = WebhookSource | RedirectSource | PullSource | TrackingSource
+BRIDGES: tuple[str, ...] = ("webhook", "redirect", *VENDORS, "tracking")
+PULL_BRIDGES: frozenset[str] = frozenset(VENDORS)
 PUSH_BRIDGES: frozenset[str] = frozenset({"webhook"})  # the bridges the collect webhooks accept
 
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from connectors.kit import WriteIn
 from engine import logs
 from engine.config import WritebackConfig
 from engine.profiles import outbox
@@ -72,8 +73,6 @@ class WritebackSender:
         return done
 
     async def _write(self, source_id: str, items: list, connector_for: ConnectorFor) -> list:
-        from connectors.kit import WriteIn
-
         writes = [WriteIn(i.writeback_id, i.object_type, i.external_id, i.changes) for i in items]
         try:
             connector = await connector_for(source_id)
