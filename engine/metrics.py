@@ -36,6 +36,7 @@ GCCollector(registry=REGISTRY)
 
 UNKNOWN = "unknown"  # the source label of a refusal whose source is not configured (or not known yet)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_LATENCY_US = tuple(round(b * 1e6) for b in LATENCY_BUCKETS)  # the same bounds in whole microseconds
 SYNC_STATUSES = ("succeeded", "failed", "skipped")
 CHANGES = ("created", "updated", "deleted")
 
@@ -47,7 +48,7 @@ class _PushCounts:
         self.acknowledged: dict[str, int] = {}
         self.refused: dict[tuple[str, str], int] = {}
         self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one: above every bound (+Inf)
-        self.latency_sum = 0.0
+        self.latency_us = 0  # the sum, in microseconds
 
     def collect(self) -> Iterator[Metric]:
         acknowledged = CounterMetricFamily("inlet_events_acknowledged", "Events answered 2xx: durable in the spool "
@@ -62,7 +63,7 @@ class _PushCounts:
         for (source_id, reason), n in self.refused.copy().items():
             refused.add_metric([source_id, reason], n)
         yield refused
-        counts, total = list(self.buckets), self.latency_sum
+        counts, total = list(self.buckets), self.latency_us / 1e6
         cumulative, buckets = 0, []
         for bound, n in zip((*LATENCY_BUCKETS, float("inf")), counts, strict=True):
             cumulative += n
@@ -75,14 +76,16 @@ PUSH = _PushCounts()
 REGISTRY.register(PUSH)
 
 
-def acknowledged(source_id: str, received_us: int, events: int = 1) -> None:
+def acknowledged(source_id: str, received_us: int, events: int = 1, *, _now=time.time_ns, _bisect=bisect_left,
+                 _bounds=_LATENCY_US, _push=PUSH) -> None:
     """A push request of `source_id` is answered 2xx with `events` events durable; it arrived at `received_us`
-    (time.time_ns() // 1000). On the event loop only."""
-    counts = PUSH.acknowledged
+    (time.time_ns() // 1000). On the event loop only. (Integer microseconds and names bound as defaults: ~0.35 µs a
+    call.)"""
+    counts = _push.acknowledged
     counts[source_id] = counts.get(source_id, 0) + events
-    seconds = max(time.time_ns() / 1e9 - received_us / 1e6, 0.0)
-    PUSH.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-    PUSH.latency_sum += seconds
+    waited = max(_now() // 1000 - received_us, 0)
+    _push.buckets[_bisect(_bounds, waited)] += 1
+    _push.latency_us += waited
 
 
 def refused(source_label: str, reason: str) -> None:
