@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from connectors.kit.model import Page, RecordIn
-from engine.server.boot import tune_memory
+from engine import tuning
 from engine.store import StoreWriter, open_store, spool_dir
 from engine.store.database import tune_for_sync_only
 from engine.sync.runner import run_sync
@@ -68,7 +68,7 @@ async def run(records: int, memory_limit: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "million.duckdb"
         con = open_store(path, memory_limit=memory_limit)
-        tune_memory()
+        tuning.for_sync()
         tune_for_sync_only(con)  # as `inlet sync` holding the store sets it
         writer = StoreWriter(con, spool_dir(path))
         writer.start(asyncio.get_running_loop())

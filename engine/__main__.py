@@ -1,3 +1,3 @@
-from engine.entry import main
+from engine.cli import main
 
 main()

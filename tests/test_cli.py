@@ -6,8 +6,6 @@ import csv
 import io
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -287,53 +285,3 @@ def test_the_control_socket_is_for_the_store_owner_only(serving):
     sock = socket_path(serving.config.store.path)
     mode = os.stat(sock).st_mode
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
-
-
-def exit_checks(*checks: str) -> list[str]:
-    """`inlet --version` through the entry point, with `checks` (Python expressions) printed by an exit handler."""
-    script = ("import atexit, gc, sys\nimport engine.entry\nsys.argv = ['inlet', '--version']\n"
-              f"atexit.register(lambda: print(*[eval(c) for c in {list(checks)!r}], sep='\\n'))\n"
-              "engine.entry.main()\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()[-len(checks):]
-
-
-def test_the_command_starts_with_the_garbage_collector_held_back():
-    # the objects start-up builds live as long as the process: no use walking them at every 700 allocations
-    assert exit_checks("gc.get_threshold()[0] == engine.entry.STARTUP_THRESHOLD", "'engine.cli' in sys.modules") == [
-        "True", "True"]
-
-
-def test_the_command_never_imports_httpxs_command_line_client():
-    # it pulls in rich and pygments where they are installed: tens of ms of every command's start, never used
-    assert exit_checks("'httpx._main' in sys.modules and sys.modules['httpx._main'] is None",
-                       "callable(__import__('httpx').main)") == ["True", "True"]
-
-
-def test_the_command_ends_without_taking_the_interpreter_apart_and_keeps_its_status_and_output(offline_store,
-                                                                                              tmp_path):
-    # after the command returns and every exit handler has run, the process ends at once: nothing is torn down
-    # (the object below is never finalized), the status is the command's, and piped output arrives whole
-    script = ("import atexit, sys\nimport engine.entry, engine.cli\n"
-              "class Noisy:\n    def __del__(self):\n        print('torn down', flush=True)\n"
-              "kept = Noisy()\n"
-              "atexit.register(lambda: print('exit handler ran'))\n"
-              "sys.argv = ['inlet'] + sys.argv[1:]\nengine.entry.main()\n")
-    plain = script.replace("engine.entry.main()", "engine.cli.main()")  # the command alone, as before
-
-    def run(code: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
-
-    done = run(script, "--version")
-    assert done.returncode == 0 and done.stdout.splitlines() == ["inlet, version 0.1.0", "exit handler ran"], done
-
-    missing = str(tmp_path / "missing.yaml")
-    failed, usual = run(script, "-c", missing, "status"), run(plain, "-c", missing, "status")
-    assert failed.returncode == usual.returncode != 0 and failed.stderr == usual.stderr
-    assert "torn down" not in failed.stdout and "torn down" in usual.stdout  # the usual end finalizes it
-
-    lines = 30_000  # far more than a pipe's buffer
-    sql = run(script, "-c", str(offline_store), "sql", f"SELECT range AS n FROM range({lines})", "--format", "csv")
-    assert sql.returncode == 0, sql.stderr
-    assert sql.stdout.splitlines()[-2:] == [str(lines - 1), "exit handler ran"]

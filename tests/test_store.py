@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from connectors.kit.ids import new_id
-from engine.server.boot import SWITCH_INTERVAL, tune_switching
+from engine import tuning
 from engine.store import (
     LATEST_VERSION,
     EventIn,
@@ -292,8 +292,8 @@ def test_a_process_that_syncs_hands_the_gil_over_sooner():
     # the store writer's thread waits out a busy thread's switch interval each time DuckDB takes the GIL back
     before = sys.getswitchinterval()
     try:
-        tune_switching()
-        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) and before > SWITCH_INTERVAL
+        tuning.for_sync()
+        assert sys.getswitchinterval() == pytest.approx(tuning.SWITCH_INTERVAL) and before > tuning.SWITCH_INTERVAL
     finally:
         sys.setswitchinterval(before)
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import uvicorn
 
-from engine import logs
+from engine import logs, tuning
 from engine.config import Config
 from engine.server.app import create_app
-from engine.server.boot import build_state, tune_gc, tune_memory
+from engine.server.boot import build_state
 from engine.server.protocol import Limits, limited_protocol
 
 log = logging.getLogger("inlet.server")
@@ -74,8 +74,7 @@ def build_server(app, config: Config, log_level: str, log_format: str | None = N
 
 def run_server(app, config: Config, log_level: str, log_format: str | None = None) -> int:
     """Serve `app` as `inlet serve` does (the benchmarks use this too, so they measure the same server)."""
-    tune_gc()
-    tune_memory()
+    tuning.for_server()
     allow_files(config.server.max_connections + FILES_BESIDES_CONNECTIONS)
     server = build_server(app, config, log_level, log_format)
     try:
@@ -83,7 +82,7 @@ def run_server(app, config: Config, log_level: str, log_format: str | None = Non
     except SystemExit:  # uvicorn exits this way when it cannot start (the port is taken); it logged why
         return 1
     finally:
-        gc.unfreeze()  # let DuckDB's objects be freed before exit, not reported as leaks at interpreter exit
+        tuning.release()  # let DuckDB's objects be freed before exit, not reported as leaks at interpreter exit
     return 0 if server.started else 1
 
 

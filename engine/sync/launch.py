@@ -6,11 +6,12 @@ another `inlet sync` runs its sync here as well (this process ends when the last
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Callable
 from typing import Any
 
+from engine import tuning
 from engine.config import Config
+from engine.server.boot import build_state
 from engine.server.control import ControlServer, ask, socket_answers, socket_path
 from engine.store.database import tune_for_sync_only
 from engine.sync.service import SyncRefused, result_dict
@@ -45,13 +46,9 @@ def _through_server(sock, request: dict, on_progress: OnProgress) -> dict[str, A
 
 
 async def _here(config: Config, request: dict, on_progress: OnProgress) -> dict[str, Any]:
-    from engine.server.boot import build_state, tune_gc, tune_memory, tune_switching
-
-    tune_memory()
+    tuning.for_sync()
     state = build_state(config)
     tune_for_sync_only(state.con)  # one DuckDB thread, smaller checkpoints: less memory, no slower
-    tune_gc()  # a first sync allocates millions of short-lived objects: full collections cost ~5% of it
-    tune_switching()  # the store writer's thread gets the GIL back sooner from the fetching
     try:
         state.writer.start(asyncio.get_running_loop())
         await state.syncs.sender.release_unsent()
@@ -73,4 +70,3 @@ async def _here(config: Config, request: dict, on_progress: OnProgress) -> dict[
     finally:
         state.writer.stop()
         state.con.close()
-        gc.unfreeze()  # let DuckDB's objects be freed before exit, not reported as leaks at interpreter exit
