@@ -15,6 +15,7 @@ from engine.config import load_config
 from engine.policy.bucket import TokenBucket, retry_after
 from engine.policy.policies import Policies
 from engine.policy.rollup import RefusalRollup
+from engine.server.pages import render_status
 from engine.store import RejectionIn, StoreUnavailable, open_store
 from engine.store.ingest import Batch
 from engine.store.schema import MIGRATIONS
@@ -258,3 +259,14 @@ def test_rejection_rows_keep_their_shape_for_every_other_refusal(server, http):
     assert server.sql("SELECT reason, count FROM rejections") == [("unknown_source", 1)]
     row = RejectionIn("a", 0, "GET", "/", 400, "x", 0, "", "{}")
     assert row.count == 1
+
+
+def test_the_status_page_shows_violations_and_throttled_under_the_rejections():
+    row = {"source_id": "website", "name": "Website", "bridge": "webhook", "channel": "web", "enabled": True,
+           "events": 5, "rejections": 1234, "schema_violations": 7, "throttled": 1200}
+    page = render_status([row, {**row, "source_id": "calm", "schema_violations": 0, "throttled": 0}])
+    website = page.split('data-source="website"')[1].split("</tr>")[0]
+    assert 'data-field="schema-violations">7 against schemas<' in website
+    assert 'data-field="throttled">1,200 over the rate limit<' in website
+    calm = page.split('data-source="calm"')[1].split("</tr>")[0]
+    assert "against schemas" not in calm and "over the rate limit" not in calm
