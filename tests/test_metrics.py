@@ -102,6 +102,9 @@ def test_pushes_refusals_and_the_intake_are_counted(served):
 
 def test_every_listed_metric_is_exposed_with_its_labels(served):
     _, client = served
+    # one refusal of its own: the refusal counter's samples must not depend on another test having run before in
+    # this process (pytest-xdist spreads the module's tests over workers)
+    assert client.post("/collect/page/no-such-source-m2", json={}).status_code == 401
     found = scrape(client)
     for family, (kind, labels) in LISTED.items():
         assert found.types.get(family) == kind, family

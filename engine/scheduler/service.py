@@ -170,16 +170,19 @@ class Scheduler:
         log.warning("%s failed for a passing reason; retry %d at %s", job.job_id, attempt, when.isoformat())
 
     # -- what is planned ---------------------------------------------------------------------------------------
+    def _upcoming(self):
+        """(job, its next run) of every job that has one."""
+        if not self._aps.running:
+            return
+        for aps_job in self._aps.get_jobs():
+            job = self._jobs.get(aps_job.args[0]) if aps_job.args else None
+            if job is not None and aps_job.next_run_time is not None:
+                yield job, aps_job.next_run_time
+
     def next_runs(self) -> dict[str, datetime]:
         """The next run of each scheduled source (its soonest job, retries included)."""
         soonest: dict[str, datetime] = {}
-        if not self._aps.running:
-            return soonest
-        for aps_job in self._aps.get_jobs():
-            job = self._jobs.get(aps_job.args[0]) if aps_job.args else None
-            when = aps_job.next_run_time
-            if job is None or when is None:
-                continue
+        for job, when in self._upcoming():
             if job.source_id not in soonest or when < soonest[job.source_id]:
                 soonest[job.source_id] = when
         return soonest
@@ -187,13 +190,7 @@ class Scheduler:
     def next_runs_by_object(self) -> dict[tuple[str, str], datetime]:
         """The next run of each scheduled (source, object name): its soonest job, retries included."""
         soonest: dict[tuple[str, str], datetime] = {}
-        if not self._aps.running:
-            return soonest
-        for aps_job in self._aps.get_jobs():
-            job = self._jobs.get(aps_job.args[0]) if aps_job.args else None
-            when = aps_job.next_run_time
-            if job is None or when is None:
-                continue
+        for job, when in self._upcoming():
             for name in job.objects:
                 key = (job.source_id, name)
                 if key not in soonest or when < soonest[key]:
