@@ -30,6 +30,8 @@ SOURCES = [
     {"id": "m-mail", "name": "Mail", "channel": "email", "bridge": "redirect",
      "links": {"sale": {"url": "https://shop.example.test/sale"}}},
     {"id": "m-track", "name": "Tracking", "channel": "web", "bridge": "tracking", "write_key": "m-key"},
+    {"id": "m-limited", "name": "Limited", "channel": "web", "bridge": "webhook",
+     "rate_limit": {"events": 1, "per": "1h"}},
 ]
 # the sandbox refuses its key: the catch-up run at start fails at once (refused credentials are not retried)
 BILLING = {"id": "m-billing", "name": "Stripe", "channel": "billing", "bridge": "stripe", "api_key": "sk_test_wrong",
@@ -98,6 +100,15 @@ def test_pushes_refusals_and_the_intake_are_counted(served):
     assert after.value("inlet_ingest_lag_seconds") == 0
     assert after.value("inlet_spool_bytes") > 0
     assert after.value("inlet_quarantined_rows_total") == 0
+
+
+def test_a_rate_limited_push_counts_as_refused(served):
+    _, client = served
+    before = scrape(client).value("inlet_events_refused_total", source_id="m-limited", reason="rate_limited")
+    assert client.post("/collect/page/m-limited", json={}).status_code == 200
+    assert client.post("/collect/page/m-limited", json={}).status_code == 429
+    after = scrape(client).value("inlet_events_refused_total", source_id="m-limited", reason="rate_limited")
+    assert after - before == 1
 
 
 def test_every_listed_metric_is_exposed_with_its_labels(served):

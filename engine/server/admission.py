@@ -13,6 +13,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from engine import metrics
 from engine.jsonio import dumps
 from engine.policy.bucket import retry_after
 from engine.server.refusals import Refusal, error_response
@@ -54,6 +55,7 @@ def note_throttled(state: InletState, request: Request, refusal: Throttled, sour
     context = {"ip": client[0] if client else None, "user_agent": request.headers.get("user-agent"),
                "retry_after": refusal.retry_after}
     state.policy.counts[source_id, "throttled"] += 1
+    metrics.refused(source_id, refusal.reason)  # one by one, though its rejections row counts a second's worth
     state.policy.rollup.add(source_id, refusal.status, refusal.reason, request.method, request.url.path, size,
                             dumps(context))
 
