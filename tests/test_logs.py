@@ -20,8 +20,9 @@ from connectors.kit import Page, RecordIn
 from engine import logs
 from engine.config import ConfigError, load_config
 from engine.sync.runner import run_sync
-from tests.conftest import INLET, ROOT, write_config
+from tests.conftest import DEFAULT_SOURCES, INLET, ROOT, write_config
 from tests.metrics_scrape import scrape
+from tests.sandbox_api import SandboxAPI
 
 
 def json_lines(stream: io.StringIO) -> list[dict]:
@@ -135,18 +136,10 @@ def stop(proc: subprocess.Popen, config) -> list[str]:
 
 
 def test_serve_logs_json_lines_with_uvicorns_own_and_request_ids(tmp_path):
-    config = write_config(tmp_path, logging={"format": "json", "access": True})
-    proc, url = serve(config)
-    try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            assert client.post("/collect/page/website", json={"a": 1},
-                               headers={"X-Request-Id": "req-42"}).status_code == 200
-            assert client.post("/collect/page/website", json={"a": 2}).status_code == 200
-            assert client.get("/collect/page/website?" + "x" * 9000).status_code == 414  # refused before routing
-            refused = scrape(client).value("inlet_events_refused_total", source_id="unknown", reason="uri_too_long")
-            assert refused == 1
-    finally:
-        lines = stop(proc, config)
+    with SandboxAPI(customers=1) as api:  # its key is refused: the catch-up run at start fails and is logged
+        billing = api.stripe_source(api_key="sk_test_refused", objects=["customers"], schedule={"every": "1h"})
+        config = write_config(tmp_path, [*DEFAULT_SOURCES, billing], logging={"format": "json", "access": True})
+        lines = _serve_and_send(config)
     entries = [orjson.loads(line) for line in lines]  # every line is one JSON object
     assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)
     assert any(e["logger"] == "uvicorn.error" and e["message"].startswith("Uvicorn running on") for e in entries)
@@ -155,6 +148,28 @@ def test_serve_logs_json_lines_with_uvicorns_own_and_request_ids(tmp_path):
     assert len(tagged) == 1 and tagged[0]["http"]["status"] == 200 and tagged[0]["http"]["method"] == "POST"
     others = [e["request_id"] for e in access if e["http"]["path"] == "/collect/page/website"]
     assert len(others) == 2 and len(set(others)) == 2  # one made up for the request without a header
+    failed = [e for e in entries if e["logger"] == "inlet.scheduler" and e["level"] == "ERROR"]
+    assert failed and failed[0]["source_id"] == "billing" and "credentials" in failed[0]["message"]
+
+
+def _serve_and_send(config) -> list[str]:
+    proc, url = serve(config)
+    deadline = time.monotonic() + 20
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            assert client.post("/collect/page/website", json={"a": 1},
+                               headers={"X-Request-Id": "req-42"}).status_code == 200
+            assert client.post("/collect/page/website", json={"a": 2}).status_code == 200
+            assert client.get("/collect/page/website?" + "x" * 9000).status_code == 414  # refused before routing
+            refused = scrape(client).value("inlet_events_refused_total", source_id="unknown", reason="uri_too_long")
+            assert refused == 1
+            while not scrape(client).value("inlet_sync_runs_total", source_id="billing", object="customers",
+                                           status="failed"):
+                assert time.monotonic() < deadline, "the catch-up run never ended"
+                time.sleep(0.05)
+    finally:
+        lines = stop(proc, config)
+    return lines
 
 
 def test_text_is_the_default_and_the_flag_overrides_the_config(tmp_path):

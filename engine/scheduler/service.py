@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from engine import logs
 from engine.config import Config, PullSource
 from engine.scheduler.plan import (
     Planned,
@@ -116,6 +117,11 @@ class Scheduler:
 
     # -- runs --------------------------------------------------------------------------------------------------
     async def _fire(self, job_id: str) -> None:
+        job = self._jobs.get(job_id)
+        with logs.bound(source_id=job.source_id if job is not None else None):  # the run's lines, and the retry's
+            await self._run(job_id)
+
+    async def _run(self, job_id: str) -> None:
         job = self._jobs.get(job_id)
         if job is None or self.config is None:
             return
