@@ -13,6 +13,9 @@ the median of its rounds (events/s, p50 and p99 latency):
   (d) clicks   `GET /r/newsletter/sale/s{0..999}` on the same `inlet serve` as (a): clicks/s of redirect links
   (e) tracking `POST /v1/batch` on the same `inlet serve`: Segment-style batches of 100 track messages (each with
                its own messageId and one of 1,000 anonymousIds), as the tracking SDKs send them; events/s
+  (f) schema   `POST /collect/bench/checked/s{0..999}` on the same `inlet serve` as (a): (a)'s request to a source
+               whose `schemas:` check every event against a small JSON Schema (SCHEMA), right after (a) (before
+               it every other round); 1 - (f)/(a) is what the check costs
 At the end (a)'s store is counted and checked against what wrk saw. Run with `make bench`.
 """
 
@@ -46,8 +49,13 @@ sources:
   - {{id: newsletter, name: Newsletter, channel: email, bridge: redirect,
      links: {{sale: {{url: "https://shop.example.test/sale", event_type: email-click}}}}}}
   - {{id: tracking, name: Tracking, channel: web, bridge: tracking, write_key: {write_key}}}
+  - {{id: checked, name: Checked, channel: web, bridge: webhook,
+     schemas: {{mode: enforce, events: {{bench: {schema}}}}}}}
 """
 WRITE_KEY = "bench-write-key"
+# (f)'s schema: the body every collect request sends ({"plan":"pro","n":1}) matches it
+SCHEMA = {"type": "object", "required": ["plan"],
+          "properties": {"plan": {"type": "string", "enum": ["free", "pro"]}, "n": {"type": "integer", "minimum": 0}}}
 BATCH = 100  # messages per tracking batch
 
 # `sent` counts every request handed to a socket; the ones still in flight when wrk stops are sent, not completed.
@@ -200,11 +208,13 @@ def write_config(work: Path, name: str) -> tuple[Path, int]:
     """A config with one webhook source and its own store under `work/name`, on a free port."""
     (work / name).mkdir()
     path, port = work / name / "inlet.yaml", free_port()
-    path.write_text(CONFIG.format(store=work / name / "inlet.duckdb", port=port, write_key=WRITE_KEY))
+    path.write_text(CONFIG.format(store=work / name / "inlet.duckdb", port=port, write_key=WRITE_KEY,
+                                 schema=json.dumps(SCHEMA)))
     return path, port
 
 
-PATHS = {"inlet": "POST /collect/bench/website/s{n}", "metrics": "POST /collect/bench/website/s{n}",
+PATHS = {"inlet": "POST /collect/bench/website/s{n}", "schema": "POST /collect/bench/checked/s{n}",
+         "metrics": "POST /collect/bench/website/s{n}",
          "nometrics": "POST /collect/bench/website/s{n}",
          "ceiling": "POST /bench/ceiling/bench/website",
          "naive": "POST /bench/naive/bench/website", "clicks": "GET /r/newsletter/sale/s{n}?utm_source=bench",
@@ -240,7 +250,7 @@ def run(args: argparse.Namespace) -> dict:
                 try:
                     servers = {"inlet": inlet, "metrics": counted, "nometrics": bare, "ceiling": others,
                                "naive": others,
-                               "clicks": inlet, "tracking": inlet}
+                               "clicks": inlet, "tracking": inlet, "schema": inlet}
                     warm = {name: run_wrk(servers[name], path, args.warmup, work, wrk_cpu) if args.warmup else None
                             for name, path in PATHS.items()}
                     for n in range(1, args.rounds + 1):
@@ -248,6 +258,8 @@ def run(args: argparse.Namespace) -> dict:
                         names = list(PATHS)
                         if n % 2 == 0:  # (a2) before (a1) every other round: a drift favours neither
                             i, j = names.index("metrics"), names.index("nometrics")
+                            names[i], names[j] = names[j], names[i]
+                            i, j = names.index("inlet"), names.index("schema")  # and (f) before (a), for the same
                             names[i], names[j] = names[j], names[i]
                         for name in names:
                             rounds[name].append(measure(servers[name], name, PATHS[name], args.seconds, work,
@@ -259,11 +271,11 @@ def run(args: argparse.Namespace) -> dict:
                 others.stop()
         finally:
             inlet.stop()
-        runs = [r for r in (*rounds["inlet"], *rounds["clicks"], *rounds["tracking"], warm["inlet"], warm["clicks"],
-                            warm["tracking"]) if r]
+        runs = [r for r in (*rounds["inlet"], *rounds["clicks"], *rounds["tracking"], *rounds["schema"], warm["inlet"],
+                            warm["clicks"], warm["tracking"], warm["schema"]) if r]
         ok, sent, stored = sum(r["ok"] for r in runs), sum(r["sent"] for r in runs), count_events(config)
         check = {"stored": stored, "ok_2xx": ok, "sent": sent, "passed": ok <= stored <= sent, "exact": stored == sent}
-        print(f"store check (a)+(d)+(e): {stored:,} events stored; wrk's answers acknowledged {ok:,} events and it "
+        print(f"store check (a)+(d)+(e)+(f): {stored:,} events stored; wrk's answers acknowledged {ok:,} events and it "
               f"sent {sent:,} (a batch counts {BATCH}; warm-up + rounds; {sent - ok} in flight when wrk stopped, "
               f"stored but unanswered) -> {'OK' if check['passed'] else 'FAILED'}: need {ok:,} <= stored <= {sent:,}"
               f"{', every event sent is stored exactly once' if check['exact'] else ''}", flush=True)
@@ -277,10 +289,13 @@ def run(args: argparse.Namespace) -> dict:
     a, b, c = rounds["inlet"], rounds["ceiling"], rounds["naive"]
     ratios = {"a_over_b": median(x["events_per_s"] / y["events_per_s"] for x, y in zip(a, b, strict=True)),
               "a_over_c": median(x["events_per_s"] / z["events_per_s"] for x, z in zip(a, c, strict=True)),
+              "f_over_a": median(f["events_per_s"] / x["events_per_s"]
+                                 for f, x in zip(rounds["schema"], a, strict=True)),
               "metrics_cost": median(1 - x["events_per_s"] / y["events_per_s"]
                                      for x, y in zip(rounds["metrics"], rounds["nometrics"], strict=True))}
     targets = {"a >= 50% of b": ratios["a_over_b"] >= 0.5, "a >= 10x c": ratios["a_over_c"] >= 10,
                "p99 of a <= 50 ms": results["inlet"]["p99_ms"] <= 50,
+               "f >= 85% of a": ratios["f_over_a"] >= 0.85,
                "metrics cost <= 3%": ratios["metrics_cost"] <= 0.03}
     return {"seconds": args.seconds, "rounds": args.rounds, "warmup": args.warmup, "connections": CONNECTIONS,
             "pinning": pinning, "variants": results, "ratios": ratios, "targets": targets, "store_check": check}
@@ -291,7 +306,8 @@ def report(figures: dict) -> None:
              "nometrics": "(a2) collect alone, without metrics",
              "ceiling": "(b) ceiling (parse + answer)",
              "naive": "(c) naive (INSERT + commit per request)", "clicks": "(d) inlet link clicks (302)",
-             "tracking": f"(e) inlet tracking, batches of {BATCH}"}
+             "tracking": f"(e) inlet tracking, batches of {BATCH}",
+             "schema": "(f) inlet collect, schema on every event"}
     print(f"\nmedians of {figures['rounds']} rounds")
     print(f"{'variant':<41}{'per s':>11}{'(range)':>18}{'p50 ms':>9}{'p99 ms':>9}")
     for key, label in names.items():
@@ -302,6 +318,7 @@ def report(figures: dict) -> None:
     r = figures["ratios"]
     print(f"\n(a)/(b) = {r['a_over_b']:.1%}   (a)/(c) = {r['a_over_c']:.1f}x   metrics cost 1 - (a1)/(a2) = "
           f"{r['metrics_cost']:.1%}   (medians of the rounds' ratios)")
+    print(f"(f)/(a) = {r['f_over_a']:.1%}: collect with a small schema checked on every event, against none")
     for target, met in figures["targets"].items():
         print(f"  target {target:<20} {'met' if met else 'NOT met'}")
 
