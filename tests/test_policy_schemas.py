@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from engine.config import ConfigError, load_config
+from engine.config import Config, ConfigError, load_config
+from engine.policy.policies import Policies
+from engine.policy.rollup import RefusalRollup
 from engine.policy.schemas import MAX_VIOLATIONS, SourceSchemas, compile_schema, pointer
 from engine.status import status_rows
 from tests.conftest import InProcessServer, inlet, write_config
@@ -288,3 +290,14 @@ def test_boolean_schemas_and_another_declared_draft_are_taken(tmp_path):
     assert schemas.check("nothing", {}).violations[0]["pointer"] == ""
     verdict = schemas.check("old", {})
     assert not verdict.refuse and verdict.violations == [{"pointer": "", "message": '"a" is a required property'}]
+
+
+def test_a_config_made_in_code_gets_its_inline_schemas_compiled_and_files_refused():
+    source = {"id": "website", "name": "Website", "channel": "web", "bridge": "webhook",
+              "schemas": {"mode": "warn", "events": {"signup": SIGNUP}}}
+    policies = Policies(Config.model_validate({"sources": [source]}), RefusalRollup(None, None))
+    verdict = policies.of("website").schemas.check("signup", {"email": 5})
+    assert not verdict.refuse and verdict.violations[0]["pointer"] == "/email"
+    source["schemas"]["events"]["purchase"] = "schemas/purchase.json"
+    with pytest.raises(ConfigError, match="files are read by load_config"):
+        Policies(Config.model_validate({"sources": [source]}), RefusalRollup(None, None))
