@@ -1,5 +1,6 @@
-"""The kit's default transport: HTTP/1.1 connections of the event loop, parsed by httptools, behind the async
-client."""
+"""The kit client's network defaults, over real loopback servers: httpx's own transport, TLS verified against the
+process's CA bundle (`SSL_CERT_FILE` honoured, as httpx does), proxies from the environment, and a cancelled
+request that never holds up the exit."""
 
 from __future__ import annotations
 
@@ -7,75 +8,147 @@ import asyncio
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
+import trustme
 
-from connectors.kit import SourceClient
-from connectors.kit.transport import LoopTransport, verified_context
+from connectors.kit import BearerToken, SourceClient, TransientError
+from connectors.kit.client import verified_context
+from connectors.kit.retry import RetryPolicy
+from tests.loopback import EchoServer, Proxy
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+ONCE = RetryPolicy(max_attempts=1)
 
 
 @pytest.fixture
-def json_server():
-    """A loopback HTTP/1.1 server answering every request with its method, path and body as JSON."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _answer(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            out = f'{{"method": "{self.command}", "path": "{self.path}", "body": "{body}", ' \
-                  f'"auth": "{self.headers.get("Authorization")}", "thread": "{threading.current_thread().name}"}}'
-            self.send_response(201)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("X-Seen", "yes")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out.encode())
-
-        do_GET = do_POST = _answer
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def echo():
+    server = EchoServer()
+    yield server
+    server.close()
 
 
-async def test_requests_go_out_on_the_event_loop_and_come_back_whole(json_server):
-    async with httpx.AsyncClient(base_url=json_server, transport=LoopTransport(),
-                                 headers={"Authorization": "Bearer t"}) as client:
-        got = await client.get("/v1/customers", params={"limit": 2})
-        posted = await client.post("/v1/customers", data={"email": "a@example.com"})
-    assert got.status_code == 201 and got.headers["X-Seen"] == "yes" and got.reason_phrase == "Created"
-    assert got.json()["path"] == "/v1/customers?limit=2" and got.json()["auth"] == "Bearer t"
-    assert posted.json()["method"] == "POST" and posted.json()["body"] == "email=a%40example.com"
+@pytest.fixture
+def no_proxies(monkeypatch):
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
 
 
-async def test_the_source_client_uses_it_unless_given_a_transport(json_server):
-    client = SourceClient("billing", json_server)
-    assert isinstance(client._http._transport, LoopTransport)
-    assert (await client.get_json("/x", object_name="customers"))["path"] == "/x"
-    await client.aclose()
+@pytest.fixture
+def ca(no_proxies, tmp_path):
+    """A throwaway CA, made the process's trusted bundle through SSL_CERT_FILE (how a user points httpx, and so
+    inlet, at a private CA); the verified context is made again for it, and again afterwards."""
+    authority = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    no_proxies.setenv("SSL_CERT_FILE", str(bundle))
+    verified_context.cache_clear()
+    yield authority
+    verified_context.cache_clear()
+
+
+@pytest.fixture
+def tls_echo(ca):
+    """An echo server over TLS with a certificate for `localhost` issued by `ca`."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    server = EchoServer(tls=context, host="localhost")
+    yield server
+    server.close()
+
+
+async def test_requests_go_out_whole_and_come_back_decoded(echo, no_proxies):
+    async with SourceClient("billing", echo.url, BearerToken("sk_test_1"), user_agent="inlet/test") as client:
+        got = await client.get_json("/v1/customers", {"limit": 2, "email": "a b@example.com"},
+                                    object_name="customers")
+        posted = await client.post_form("/v1/customers", {"email": "a@example.com"}, object_name="customers")
+    assert got["method"] == "GET" and got["path"] == "/v1/customers?limit=2&email=a+b%40example.com"
+    assert got["auth"] == "Bearer sk_test_1" and got["user_agent"] == "inlet/test"
+    assert posted["method"] == "POST" and posted["body"] == "email=a%40example.com"
+    assert client.requests == 2
+
+
+async def test_https_is_verified_against_the_trusted_bundle(tls_echo):
+    async with SourceClient("billing", tls_echo.url, retry_policy=ONCE) as client:
+        assert (await client.get_json("/x", object_name="customers"))["path"] == "/x"
+    # the certificate names localhost only
+    async with SourceClient("billing", f"https://127.0.0.1:{tls_echo.port}", retry_policy=ONCE) as client:
+        with pytest.raises(TransientError, match=r"ConnectError.*certificate verify failed") as refused:
+            await client.get_json("/x", object_name="customers")
+    assert refused.value.status is None
+
+
+async def test_https_from_an_unknown_ca_is_refused(tls_echo, no_proxies):
+    no_proxies.delenv("SSL_CERT_FILE")
+    verified_context.cache_clear()  # the default bundle (certifi's) does not know the throwaway CA
+    async with SourceClient("billing", tls_echo.url, retry_policy=ONCE) as client:
+        with pytest.raises(TransientError, match=r"ConnectError.*certificate verify failed"):
+            await client.get_json("/x", object_name="customers")
+    assert tls_echo.seen == []
+
+
+def test_one_verifying_tls_context_per_process():
+    context = verified_context()
+    assert context is verified_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0
+
+
+async def test_a_plain_http_base_url_the_environment_sends_through_a_proxy_goes_through_it(no_proxies):
+    proxy = Proxy()
+    no_proxies.setenv("HTTP_PROXY", proxy.url)
+    try:
+        # a name nothing resolves: only the proxy can answer
+        async with SourceClient("billing", "http://api.vendor.test", BearerToken("sk_test_1")) as client:
+            got = await client.get_json("/v1/customers", {"limit": 1}, object_name="customers")
+    finally:
+        proxy.close()
+    assert got == {"via": "proxy", "url": "http://api.vendor.test/v1/customers?limit=1"}
+    assert proxy.seen == ["GET http://api.vendor.test/v1/customers?limit=1"]
+
+
+async def test_no_proxy_sends_a_host_direct(echo, no_proxies):
+    proxy = Proxy()
+    no_proxies.setenv("HTTP_PROXY", proxy.url)
+    no_proxies.setenv("NO_PROXY", "127.0.0.1")
+    try:
+        async with SourceClient("billing", echo.url) as client:
+            assert (await client.get_json("/direct", object_name="customers"))["path"] == "/direct"
+    finally:
+        proxy.close()
+    assert proxy.seen == []
+
+
+async def test_https_through_a_proxy_is_tunnelled_and_still_verified(tls_echo, no_proxies):
+    proxy = Proxy()
+    no_proxies.setenv("HTTPS_PROXY", proxy.url)
+    try:
+        async with SourceClient("billing", tls_echo.url, BearerToken("sk_test_1"), retry_policy=ONCE) as client:
+            got = await client.get_json("/v1/customers", object_name="customers")
+            assert got["path"] == "/v1/customers" and got["auth"] == "Bearer sk_test_1"
+        # through the tunnel, the certificate is still checked against the name asked for
+        async with SourceClient("billing", f"https://127.0.0.1:{tls_echo.port}", retry_policy=ONCE) as client:
+            with pytest.raises(TransientError, match="certificate verify failed"):
+                await client.get_json("/v1/customers", object_name="customers")
+    finally:
+        proxy.close()
+    assert proxy.seen == [f"CONNECT localhost:{tls_echo.port}", f"CONNECT 127.0.0.1:{tls_echo.port}"]
 
 
 def test_a_request_left_waiting_never_holds_up_the_exit(silent_server):
     # a sync cancelled while its request waits (Ctrl-C, a server stopping): the process ends now, not after the
     # request's 30 s timeout
     script = f"""
-import asyncio, httpx
-from connectors.kit.transport import LoopTransport, verified_context
+import asyncio
+from connectors.kit import SourceClient
 
 async def main():
-    client = httpx.AsyncClient(base_url={silent_server!r}, transport=LoopTransport(), timeout=30)
-    request = asyncio.create_task(client.get("/never"))
+    client = SourceClient("billing", {silent_server!r}, timeout=30)
+    request = asyncio.create_task(client.get_json("/never", object_name="customers"))
     await asyncio.sleep(0.3)
     request.cancel()
     await client.aclose()
@@ -93,114 +166,10 @@ asyncio.run(main())
     assert time.monotonic() - started < 10
 
 
-async def test_a_closed_transport_refuses_new_requests(json_server):
-    transport = LoopTransport()
-    async with httpx.AsyncClient(base_url=json_server, transport=transport) as client:
-        assert (await client.get("/a")).status_code == 201
+async def test_a_closed_client_sends_nothing(echo, no_proxies):
+    client = SourceClient("billing", echo.url)
+    assert (await client.get_json("/a", object_name="customers"))["path"] == "/a"
+    await client.aclose()
     with pytest.raises(RuntimeError, match="closed"):
-        await transport.handle_async_request(httpx.Request("GET", f"{json_server}/b"))
-
-
-async def test_a_timeout_is_still_an_httpx_timeout(silent_server):
-    async with httpx.AsyncClient(base_url=silent_server, transport=LoopTransport(), timeout=0.3) as client:
-        with pytest.raises(httpx.ReadTimeout):
-            await client.get("/never")
-
-
-def test_one_verified_tls_context_per_process_and_none_trusted_for_plain_http_clients():
-    assert LoopTransport().ssl_context is LoopTransport().ssl_context
-    verified = verified_context()
-    assert verified.verify_mode == ssl.CERT_REQUIRED and verified.cert_store_stats()["x509_ca"] > 0
-    # a plain-HTTP base URL (the sandbox) skips loading the CA bundle; an https URL reached through it anyway is
-    # refused for want of a trusted CA instead of being read unverified
-    plain = SourceClient("billing", "http://127.0.0.1:9")._http._transport.ssl_context
-    assert plain is not verified and plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
-    assert plain.cert_store_stats()["x509_ca"] == 0
-    assert SourceClient("billing", "https://api.stripe.com")._http._transport.ssl_context is verified
-
-
-def test_a_base_url_the_environment_sends_through_a_proxy_goes_through_it(monkeypatch):
-    # HTTP_PROXY and friends are honoured (httpx's own transport then carries the requests), NO_PROXY too
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    seen: list[str] = []
-
-    class Proxy(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            seen.append(self.path)  # a proxy is asked for the absolute URL
-            body = b'{"via": "proxy"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-                 "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
-
-    async def fetch() -> object:
-        client = SourceClient("billing", "http://api.vendor.test")  # a name nothing resolves: only the proxy answers
-        try:
-            assert not isinstance(client._http._transport, LoopTransport)
-            return await client.get_json("/v1/customers", {"limit": 1}, object_name="customers")
-        finally:
-            await client.aclose()
-
-    try:
-        assert asyncio.run(fetch()) == {"via": "proxy"}
-        assert seen == ["http://api.vendor.test/v1/customers?limit=1"]
-        monkeypatch.setenv("NO_PROXY", "api.vendor.test")
-        assert isinstance(SourceClient("billing", "http://api.vendor.test")._http._transport, LoopTransport)
-        assert isinstance(SourceClient("billing", "https://api.stripe.com")._http._transport, LoopTransport)
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-
-
-async def test_https_is_verified_against_the_transports_context():
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    import trustme
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            body = b'{"tls": true}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_context)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.socket = server_context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    trusting = ssl.create_default_context()
-    ca.configure_trust(trusting)
-    try:
-        async with httpx.AsyncClient(transport=LoopTransport(verify=trusting)) as client:
-            assert (await client.get(f"https://localhost:{port}/x")).json() == {"tls": True}
-            with pytest.raises(httpx.ConnectError, match="certificate verify failed"):  # issued for localhost only
-                await client.get(f"https://127.0.0.1:{port}/x")
-        async with httpx.AsyncClient(transport=LoopTransport()) as client:  # the CA bundle does not know it
-            with pytest.raises(httpx.ConnectError, match="certificate verify failed"):
-                await client.get(f"https://localhost:{port}/x")
-    finally:
-        server.shutdown()
-        server.server_close()
+        await asyncio.wait_for(client.get_json("/b", object_name="customers"), 5)
+    assert [seen["path"] for seen in echo.seen] == ["/a"]
