@@ -310,8 +310,8 @@ async def test_a_failed_read_ahead_is_raised_at_the_page_it_was_for(api: respx.M
 
 @pytest.mark.parametrize("base", [BASE, f"{BASE}/prefix/"])
 async def test_a_get_goes_out_as_httpxs_client_would_send_it(base: str, clock: FakeClock) -> None:
-    # GETs are built past the client's machinery: the same URL, query string, headers and auth, and a response
-    # that knows its request
+    # a GET goes out as httpx's client builds it: the URL, query string, headers and auth, and a response that knows
+    # its request
     params = {"limit": 100, "starting_after": "cus_1", "types[]": ["customer.created", "customer.updated"],
               "expand": True, "created[gte]": 0, "q": "a b&c=d/é"}
     with respx.mock(using="httpx", assert_all_called=True) as router:

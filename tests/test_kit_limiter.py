@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from connectors.kit import RateLimiter, capacity_from_headers, limits
+from connectors.kit import RateLimiter, SourceClient, capacity_from_headers, limits
 from connectors.kit.testing import FakeClock
+from tests.loopback import EchoServer
 
 
 async def times(limiter: RateLimiter, clock: FakeClock, n: int) -> list[float]:
@@ -175,3 +176,39 @@ def test_bad_settings_are_refused() -> None:
         RateLimiter(0)
     with pytest.raises(ValueError):
         RateLimiter.rolling(10, 1.0, burst=11)
+
+
+async def test_a_window_counts_a_request_from_when_it_really_went_out() -> None:
+    # the first request of a window left late (a new connection's handshakes): the window's last slot waits for it
+    clock = FakeClock()
+    limiter = limits.stripe(live=False, clock=clock, sleep=clock.sleep)
+    start = clock()
+    first = await limiter.acquire()
+    await clock.sleep(0.2)
+    limiter.went_out(first)
+    stamps = await times(limiter, clock, 25)  # 24 more fill the window, then one more
+    assert stamps[-1] - start == pytest.approx(0.2 + 1.03)  # a window after the first request left, not its booking
+
+
+async def test_the_client_tells_the_limiter_when_each_request_is_written() -> None:
+    class Recording(RateLimiter):
+        def __init__(self) -> None:
+            super().__init__(1000)
+            self.went: list[object] = []
+
+        async def acquire(self) -> object:
+            await super().acquire()
+            return object()
+
+        def went_out(self, slot: object) -> None:
+            self.went.append(slot)
+
+    server = EchoServer()
+    try:
+        limiter = Recording()
+        async with SourceClient("src", server.url, limiter=limiter) as client:
+            await client.get_json("/a", object_name="things")
+            await client.get_json("/b", object_name="things")
+        assert len(limiter.went) == 2 and limiter.went[0] is not limiter.went[1]
+    finally:
+        server.close()

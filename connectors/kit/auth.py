@@ -13,7 +13,7 @@ from collections.abc import Generator, Iterable
 import httpx
 from pydantic import SecretStr
 
-__all__ = ["BearerToken", "HeaderToken", "redact", "static_header"]
+__all__ = ["BearerToken", "HeaderToken", "redact"]
 
 MASK = "[redacted]"
 # Token shapes worth masking even when we do not hold them (a vendor echoing a key, a URL quoted in a body):
@@ -62,16 +62,6 @@ class _TokenAuth(httpx.Auth):
         name, value = self._header()
         request.headers[name] = value
         yield request
-
-
-def static_header(auth: httpx.Auth | None) -> tuple[str, str] | bool | None:
-    """The one header a static token adds to every request; None without auth; False for any other kind of auth,
-    whose flow may need more than the request (a challenge, a refresh)."""
-    if auth is None:
-        return None
-    if isinstance(auth, _TokenAuth):
-        return auth._header()
-    return False
 
 
 class BearerToken(_TokenAuth):

@@ -154,11 +154,12 @@ class SourceClient:
         safe = method in ("GET", "HEAD") or idempotent
 
         async def attempt() -> tuple[httpx.Response, Any]:
+            slot = None
             if self.limiter is not None:
-                await observe.timed_wait(self.source_id, self.limiter.acquire())
+                slot = await observe.timed_wait(self.source_id, self.limiter.acquire())
             self.requests += 1
             try:
-                response = await self._send(method, path, params, data, json_body, headers)
+                response = await self._send(method, path, params, data, json_body, headers, slot)
             except httpx.TransportError as exc:
                 observe.current().request(self.source_id, None)
                 raise self._error(TransientError, object_name, None,
@@ -168,11 +169,25 @@ class SourceClient:
         return await self.retry_policy.call(attempt, only_rate_limits=not safe)
 
     async def _send(self, method: str, path: str, params: Mapping[str, Any] | None, data: Mapping[str, Any] | None,
-                    json_body: Any, headers: dict[str, str]) -> httpx.Response:
-        """One request out, through the client (base URL, auth, headers, timeouts, the transport it picks)."""
+                    json_body: Any, headers: dict[str, str], slot: object = None) -> httpx.Response:
+        """One request out, through the client (base URL, auth, headers, timeouts, the transport it picks); the
+        limiter learns when it really leaves."""
         request = self._http.build_request(method, path, params=params, data=data, json=json_body,
-                                           headers=headers or None)
+                                           headers=headers or None, extensions=self.tracing(slot))
         return await self._http.send(request)
+
+    def tracing(self, slot: object) -> dict[str, Any] | None:
+        """httpx's `trace` extension telling the limiter when the request of `slot` is written, after any new
+        connection (its TCP and TLS handshakes) was opened for it."""
+        if slot is None or self.limiter is None:
+            return None
+        limiter = self.limiter
+
+        async def trace(event: str, info: dict) -> None:
+            if event == "http11.send_request_headers.started":
+                limiter.went_out(slot)
+
+        return {"trace": trace}
 
     def _check(self, response: httpx.Response, method: str, path: str, object_name: str) -> Any:
         """The decoded body of a good response; otherwise raise the error the status table calls for."""

@@ -69,6 +69,9 @@ class RateLimiter:
         if allowed_at > now:
             await self._sleep((allowed_at - now) / NS)
 
+    def went_out(self, slot: object) -> None:
+        """The request `acquire` let go is being written now (a window limiter counts it from then)."""
+
     def pause(self, seconds: float) -> None:
         """Hold every later request for `seconds` (after a 429 with a known wait), and spend the burst."""
         self._hold(round(seconds * NS))
@@ -107,20 +110,29 @@ class WindowLimiter(RateLimiter):
         super().__init__(limit, period, burst=limit, reserve=reserve, clock=clock, sleep=sleep)
         self.limit = limit
         self._window = round(period * (1 + margin) * NS)
-        self._sent: deque[int] = deque(maxlen=limit)  # reserved send times, oldest first
+        self._sent: deque[list[int]] = deque(maxlen=limit)  # send times (one-item lists), booked then as sent
         self._hold_until = 0
 
     def __repr__(self) -> str:
         return f"WindowLimiter(limit={self.limit}, period={self.per})"
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> list[int]:
+        """Wait for a slot; returns it, for `went_out` to move to when the request really left."""
         now = self._now()
         at = max(now, self._hold_until)
         if len(self._sent) == self.limit:
-            at = max(at, self._sent[0] + self._window)
-        self._sent.append(at)  # reserved before sleeping: concurrent callers queue in order
+            at = max(at, self._sent[0][0] + self._window)
+        slot = [at]
+        self._sent.append(slot)  # reserved before sleeping: concurrent callers queue in order
         if at > now:
             await self._sleep((at - now) / NS)
+        return slot
+
+    def went_out(self, slot: list[int] | None) -> None:
+        """The request of `slot` is being written now: a connection opened first (a TLS handshake, the first
+        request of a process) can put that well after its booked time, and the vendor counts it when it arrives."""
+        if slot is not None:
+            slot[0] = max(slot[0], self._now())
 
     def _hold(self, wait_ns: int) -> None:
         self._hold_until = max(self._hold_until, self._now() + wait_ns)
@@ -131,7 +143,7 @@ class WindowLimiter(RateLimiter):
         if capacity <= 0:
             return
         since = self._now() - self._window
-        ours = sum(1 for sent in self._sent if sent > since)
+        ours = sum(1 for sent in self._sent if sent[0] > since)
         if remaining >= capacity - ours - OWN_USE_SLACK:
             return
         super().observe(remaining, capacity)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 __all__ = ["Observer", "current", "install", "timed_wait"]
 
@@ -41,10 +44,12 @@ def current() -> Observer:
     return _current
 
 
-async def timed_wait(source_id: str, wait: Awaitable[None]) -> None:
-    """Await a limiter's `acquire()` (or a cost bucket's `spend()`) and report the time it took, when it took any."""
+async def timed_wait(source_id: str, wait: Awaitable[T]) -> T:
+    """Await a limiter's `acquire()` (or a cost bucket's `spend()`) and report the time it took, when it took any;
+    returns what it returned."""
     started = time.monotonic()
-    await wait
+    result = await wait
     waited = time.monotonic() - started
     if waited > 0.0005:  # a limiter with room answers at once: only a real wait is worth reporting
         _current.waited(source_id, waited)
+    return result

@@ -96,11 +96,13 @@ async def send(client: SourceClient, method: str, path: str, *, object_name: str
     sent_headers = dict(headers or {})
 
     async def attempt() -> Answer:
+        slot = None
         if client.limiter is not None:
-            await observe.timed_wait(client.source_id, client.limiter.acquire())
+            slot = await observe.timed_wait(client.source_id, client.limiter.acquire())
         client.requests += 1
         try:
-            response = await client._http.request(method, path, json=json_body, data=data, headers=sent_headers)
+            response = await client._http.request(method, path, json=json_body, data=data, headers=sent_headers,
+                                                  extensions=client.tracing(slot))
         except httpx.TransportError as exc:
             observe.current().request(client.source_id, None)
             raise client._error(TransientError, object_name, None,
