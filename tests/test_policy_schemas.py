@@ -13,6 +13,7 @@ from engine.policy.rollup import RefusalRollup
 from engine.policy.schemas import MAX_VIOLATIONS, SourceSchemas, compile_schema, pointer
 from engine.status import status_rows
 from tests.conftest import InProcessServer, inlet, write_config
+from tests.metrics_scrape import scrape
 from tests.tracking_api import basic
 
 SIGNUP = {"type": "object", "required": ["email"],
@@ -156,6 +157,9 @@ def test_warn_stores_the_event_with_its_violations_in_context_and_counts_them(se
     http.post("/collect/signup/website", json={"email": "x"})
     assert status_row(server, "website")["schema_violations"] == 1
     assert status_row(server, "plain")["schema_violations"] == 0
+    found = scrape(server.url)  # and in /metrics
+    assert found.value("inlet_schema_violations_total", source_id="lenient", outcome="warned") == 2
+    assert found.value("inlet_schema_violations_total", source_id="website", outcome="refused") == 1
 
 
 # -- tracking ---------------------------------------------------------------------------------------------------

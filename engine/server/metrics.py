@@ -110,6 +110,13 @@ def server_gauges(state: InletState, writebacks: dict[tuple[str, str], int], wri
                             "has waited (0: the store holds everything acknowledged).", value=writer.ingest_lag())
     yield CounterMetricFamily("inlet_quarantined_rows", "Rows DuckDB refused, kept in the spool's quarantine.jsonl "
                               "for a person.", value=writer.set_aside)
+    family = CounterMetricFamily("inlet_schema_violations", "Events of a push source that broke their schema: "
+                                 "refused (enforce mode) or stored with their violations (warn mode).",
+                                 labels=["source_id", "outcome"])
+    for (source_id, what), n in sorted(state.policy.counts.copy().items()):
+        if what in ("refused", "warned"):
+            family.add_metric([source_id, what], n)
+    yield family
     family = GaugeMetricFamily("inlet_writebacks", "Write-backs (the two-way outbox) by status.",
                                labels=["source_id", "status"])
     counts = {(source_id, status): 0 for source_id in writing for status in WRITEBACK_STATUSES}
