@@ -11,6 +11,7 @@ import httpx
 import pytest
 import respx
 
+from connectors.hubspot.statuses import signals as hubspot
 from connectors.kit import (
     AfterCursor,
     BearerToken,
@@ -29,6 +30,7 @@ from connectors.kit import (
     TransientError,
 )
 from connectors.kit.testing import FakeClock
+from connectors.stripe.statuses import signals as stripe
 
 BASE = "https://api.vendor.test"
 KEY = "sk_test_51Hxyz0123456789abcdefSECRET"
@@ -99,7 +101,7 @@ async def test_429_wait_also_pauses_the_limiter(api: respx.MockRouter, clock: Fa
                                                           httpx.Response(200, json={"results": []})])
     limiter = RateLimiter(100, 10.0, burst=10, clock=clock, sleep=clock.sleep)
     start = clock()
-    async with make_client(clock, limiter=limiter) as client:
+    async with make_client(clock, limiter=limiter, signals=hubspot) as client:
         await client.get_json("/crm/v3/objects/contacts", object_name="contacts")
     assert clock.sleeps[0] == 10.0  # the retry policy's wait; the limiter adds nothing after it
     assert clock() - start == pytest.approx(10.0)
@@ -135,7 +137,7 @@ async def test_403_is_a_config_error_too(api: respx.MockRouter, clock: FakeClock
 
 async def test_a_hubspot_scope_missing_fails_only_that_object(api: respx.MockRouter, clock: FakeClock) -> None:
     api.get("/crm/v3/objects/deals").respond(403, json={"message": "missing scopes", "category": "MISSING_SCOPES"})
-    async with make_client(clock) as client:
+    async with make_client(clock, signals=hubspot) as client:
         with pytest.raises(RequestRejected, match=r"lacks a scope.*missing scopes") as caught:
             await client.get_json("/crm/v3/objects/deals", object_name="deals")
         assert not isinstance(caught.value, CredentialsRefused)
@@ -144,7 +146,7 @@ async def test_a_hubspot_scope_missing_fails_only_that_object(api: respx.MockRou
 async def test_hubspot_daily_limit_stops_at_once(api: respx.MockRouter, clock: FakeClock) -> None:
     route = api.get("/crm/v3/objects/contacts").respond(
         429, json={"status": "error", "message": "You have reached your daily limit.", "policyName": "DAILY"})
-    async with make_client(clock) as client:
+    async with make_client(clock, signals=hubspot) as client:
         with pytest.raises(DailyLimitReached, match="daily"):
             await client.get_json("/crm/v3/objects/contacts", object_name="contacts")
     assert route.call_count == 1 and clock.sleeps == []
@@ -153,7 +155,7 @@ async def test_hubspot_daily_limit_stops_at_once(api: respx.MockRouter, clock: F
 async def test_stripe_should_retry_false_is_not_retried(api: respx.MockRouter, clock: FakeClock) -> None:
     route = api.get("/v1/charges").respond(500, json={"error": {"message": "no"}},
                                            headers={"Stripe-Should-Retry": "false"})
-    async with make_client(clock) as client:
+    async with make_client(clock, signals=stripe) as client:
         with pytest.raises(RequestRejected, match="Stripe-Should-Retry: false"):
             await client.get_json("/v1/charges", object_name="charges")
     assert route.call_count == 1
@@ -164,7 +166,7 @@ async def test_stripe_should_retry_true_retries_a_409(api: respx.MockRouter, clo
         httpx.Response(409, json={"error": {"message": "busy"}}, headers={"Stripe-Should-Retry": "true"}),
         httpx.Response(200, json={"id": "cus_1"}),
     ])
-    async with make_client(clock, idempotency_header="Idempotency-Key") as client:
+    async with make_client(clock, idempotency_header="Idempotency-Key", signals=stripe) as client:
         assert await client.post_form("/v1/customers/cus_1", {"name": "Jane"}, object_name="customers") == {
             "id": "cus_1"}
     first, second = (call.request for call in route.calls)

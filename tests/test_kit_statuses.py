@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from connectors.hubspot.statuses import signals as hubspot
 from connectors.kit import (
     Action,
     CredentialsRefused,
@@ -15,6 +16,7 @@ from connectors.kit import (
     classify,
     parse_retry_after,
 )
+from connectors.stripe.statuses import signals as stripe
 
 STRIPE_RATE = {"error": {"message": "Request rate limit exceeded.", "type": "invalid_request_error",
                          "code": "rate_limit"}}
@@ -43,59 +45,58 @@ def response(status: int, body: object = None, **headers: str) -> httpx.Response
     (response(500), Action.RETRY, None, TransientError),
     (response(503, Retry_After="7"), Action.RETRY, 7.0, TransientError),
     (response(599), Action.RETRY, None, TransientError),
-    (response(423), Action.RETRY, 2.0, TransientError),  # HubSpot Locked: at least 2 s
     (response(409), Action.FAIL, None, RequestRejected),
     (response(429), Action.RATE_LIMITED, None, RateLimited),
-], ids=["200", "304", "400", "404", "401", "403", "500", "503-retry-after", "599", "423", "409", "429-bare"])
+], ids=["200", "304", "400", "404", "401", "403", "500", "503-retry-after", "599", "409", "429-bare"])
 def test_status_table(resp: httpx.Response, action: Action, wait: float | None, error: type | None) -> None:
     decision = classify(resp)
     assert (decision.action, decision.wait_seconds, decision.error) == (action, wait, error)
 
 
 def test_stripe_should_retry_true_retries_even_a_409() -> None:
-    decision = classify(response(409, {"error": {"message": "conflict"}}, Stripe_Should_Retry="true"))
+    decision = classify(response(409, {"error": {"message": "conflict"}}, Stripe_Should_Retry="true"), stripe)
     assert decision.action is Action.RETRY and decision.error is TransientError
     assert "Stripe-Should-Retry" in decision.reason
 
 
 def test_stripe_should_retry_false_never_retries_even_a_500_or_429() -> None:
     for status, body in ((500, {"error": {"message": "x"}}), (429, STRIPE_RATE), (503, None)):
-        decision = classify(response(status, body, Stripe_Should_Retry="false"))
+        decision = classify(response(status, body, Stripe_Should_Retry="false"), stripe)
         assert decision.action is Action.FAIL and decision.error is RequestRejected, status
 
 
 def test_stripe_should_retry_false_keeps_a_401_a_config_error() -> None:
-    assert classify(response(401, Stripe_Should_Retry="false")).action is Action.FAIL_CONFIG
+    assert classify(response(401, Stripe_Should_Retry="false"), stripe).action is Action.FAIL_CONFIG
 
 
 def test_stripe_lock_timeout_is_a_plain_retry() -> None:
-    decision = classify(response(429, STRIPE_LOCK))
+    decision = classify(response(429, STRIPE_LOCK), stripe)
     assert decision.action is Action.RETRY and decision.error is TransientError
-    true = classify(response(429, STRIPE_LOCK, Stripe_Should_Retry="true"))
+    true = classify(response(429, STRIPE_LOCK, Stripe_Should_Retry="true"), stripe)
     assert true.action is Action.RETRY
 
 
 def test_stripe_plain_rate_limit_is_rate_limited_without_a_guessed_wait() -> None:
-    decision = classify(response(429, STRIPE_RATE))
+    decision = classify(response(429, STRIPE_RATE), stripe)
     assert (decision.action, decision.wait_seconds, decision.error) == (Action.RATE_LIMITED, None, RateLimited)
 
 
 def test_hubspot_ten_secondly_waits_the_window() -> None:
-    assert classify(response(429, HUBSPOT_TEN)).wait_seconds == 10.0
-    by_header = classify(response(429, HUBSPOT_TEN, X_HubSpot_RateLimit_Interval_Milliseconds="5000"))
+    assert classify(response(429, HUBSPOT_TEN), hubspot).wait_seconds == 10.0
+    by_header = classify(response(429, HUBSPOT_TEN, X_HubSpot_RateLimit_Interval_Milliseconds="5000"), hubspot)
     assert by_header.wait_seconds == 5.0
-    retry_after = classify(response(429, HUBSPOT_TEN, Retry_After="3"))
+    retry_after = classify(response(429, HUBSPOT_TEN, Retry_After="3"), hubspot)
     assert (retry_after.action, retry_after.wait_seconds) == (Action.RATE_LIMITED, 3.0)
 
 
 def test_hubspot_daily_is_fatal() -> None:
-    decision = classify(response(429, HUBSPOT_DAILY, Retry_After="1"))
+    decision = classify(response(429, HUBSPOT_DAILY, Retry_After="1"), hubspot)
     assert decision.action is Action.FAIL and decision.error is DailyLimitReached
     assert "daily" in decision.reason
 
 
 def test_hubspot_search_secondly_message_waits_one_second() -> None:
-    decision = classify(response(429, HUBSPOT_SEARCH))
+    decision = classify(response(429, HUBSPOT_SEARCH), hubspot)
     assert (decision.action, decision.wait_seconds) == (Action.RATE_LIMITED, 1.0)
 
 
@@ -126,9 +127,9 @@ def test_non_json_429_body_is_still_rate_limited() -> None:
 
 
 def test_a_string_error_body_carries_no_stripe_signal() -> None:
-    decision = classify(response(429, {"error": "too many"}, Stripe_Should_Retry="true"))
+    decision = classify(response(429, {"error": "too many"}, Stripe_Should_Retry="true"), stripe)
     assert decision.action is Action.RETRY
-    assert classify(response(429, {"error": "too many"})).action is Action.RATE_LIMITED
+    assert classify(response(429, {"error": "too many"}), stripe).action is Action.RATE_LIMITED
 
 
 def test_hubspot_missing_scopes_fails_the_object_not_the_source() -> None:
@@ -136,6 +137,15 @@ def test_hubspot_missing_scopes_fails_the_object_not_the_source() -> None:
             "correlationId": "x", "category": "MISSING_SCOPES",
             "errors": [{"message": "One or more of the following scopes are required.",
                         "context": {"requiredGranularScopes": ["crm.objects.owners.read"]}}]}
-    decision = classify(httpx.Response(403, json=body))
+    decision = classify(httpx.Response(403, json=body), hubspot)
     assert decision.action is Action.FAIL and "scope" in decision.reason
-    assert classify(httpx.Response(403, json={"error": {"message": "restricted key"}})).action is Action.FAIL_CONFIG
+    restricted = httpx.Response(403, json={"error": {"message": "restricted key"}})
+    assert classify(restricted, stripe).action is Action.FAIL_CONFIG
+    assert classify(httpx.Response(403, json=body)).action is Action.FAIL_CONFIG  # no vendor: the table
+
+
+def test_hubspot_locked_and_migrating_are_retried_and_only_hubspot_says_so() -> None:
+    locked, migrating = classify(response(423), hubspot), classify(response(477, Retry_After="30"), hubspot)
+    assert (locked.action, locked.wait_seconds) == (Action.RETRY, 2.0)  # Locked: at least 2 s
+    assert (migrating.action, migrating.wait_seconds) == (Action.RETRY, 30.0)
+    assert classify(response(423)).action is Action.FAIL  # another vendor's 423 is a plain refusal

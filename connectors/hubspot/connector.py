@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from connectors.hubspot.objects import CRM_OBJECTS, OWNERS
 from connectors.hubspot.owners import OwnersStream
+from connectors.hubspot.statuses import signals
 from connectors.hubspot.stream import HubSpotStream
 from connectors.hubspot.write import HubSpotWriter
 from connectors.kit import BearerToken, RateLimiter, SourceClient, WriteIn, WriteOutcome, limits
@@ -42,8 +43,10 @@ class HubSpotConnector:
         self.source_id = source_id
         general, search = limiters(requests_per_10s, search_per_second, rate_limit)
         url = base_url or BASE_URL
-        self.client = SourceClient(source_id, url, BearerToken(token), limiter=general, transport=transport)
-        self.search_client = SourceClient(source_id, url, BearerToken(token), limiter=search, transport=transport)
+        self.client = SourceClient(source_id, url, BearerToken(token), limiter=general, transport=transport,
+                                   signals=signals)
+        self.search_client = SourceClient(source_id, url, BearerToken(token), limiter=search, transport=transport,
+                                          signals=signals)
         self._streams: list = []
         for name in objects or OBJECTS:
             if name == OWNERS:

@@ -28,7 +28,7 @@ from connectors.kit.errors import ConnectorError, FatalError, TransientError
 from connectors.kit.limiter import RateLimiter
 from connectors.kit.pagination import Paginator, dig
 from connectors.kit.retry import RetryPolicy
-from connectors.kit.statuses import Action, classify
+from connectors.kit.statuses import Action, Signals, classify
 
 __all__ = ["LIMITS", "SourceClient", "verified_context"]
 
@@ -52,8 +52,9 @@ class SourceClient:
                  limiter: RateLimiter | None = None, retry_policy: RetryPolicy | None = None,
                  timeout: float | httpx.Timeout = 30.0, user_agent: str = "inlet/0.1",
                  headers: Mapping[str, str] | None = None, idempotency_header: str | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, signals: Signals | None = None) -> None:
         self.source_id = source_id
+        self.signals = signals  # the vendor's own reading of an answer (connectors/<vendor>/statuses.py)
         self.limiter = limiter
         self.retry_policy = retry_policy or RetryPolicy()
         self.idempotency_header = idempotency_header
@@ -198,7 +199,7 @@ class SourceClient:
         if response.status_code == 429:
             self.rate_limited += 1
             watcher.throttled(self.source_id)
-        decision = classify(response)
+        decision = classify(response, self.signals)
         if decision.action is Action.OK:
             try:
                 return _decode(response.content) if response.content else None

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from connectors.kit import BearerToken, RateLimiter, SourceClient, WriteIn, WriteOutcome, limits
 from connectors.stripe.objects import OBJECTS
+from connectors.stripe.statuses import signals
 from connectors.stripe.stream import StripeStream
 from connectors.stripe.write import StripeWriter
 
@@ -37,7 +38,7 @@ class StripeConnector:
         self.source_id = source_id
         self.client = SourceClient(source_id, base_url or BASE_URL, BearerToken(api_key),
                                    limiter=limiter_for(api_key, rate_limit), idempotency_header="Idempotency-Key",
-                                   transport=transport)
+                                   transport=transport, signals=signals)
         self._streams = [StripeStream(self.client, OBJECTS[name], now=now) for name in (objects or OBJECTS)]
 
     def streams(self) -> list[StripeStream]:
