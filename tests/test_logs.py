@@ -16,11 +16,12 @@ import httpx
 import orjson
 import pytest
 
-from connectors.kit import Page, RecordIn
+from connectors.kit import RecordIn
 from engine import logs
 from engine.config import ConfigError, load_config
 from engine.sync.runner import run_sync
 from tests.conftest import DEFAULT_SOURCES, INLET, ROOT, write_config
+from tests.fake_connector import one_page
 from tests.metrics_scrape import scrape
 from tests.sandbox_api import SandboxAPI
 
@@ -76,26 +77,9 @@ def test_a_json_line_has_its_fields_and_the_context_it_was_logged_in(captured):
 
 def test_a_sync_binds_its_source_run_and_object(captured, server):
     logger, stream = captured
-
-    class Things:
-        name, object_type = "things", "thing"
-
-        async def read(self, cursor, *, full_refresh):
-            logger.info("reading")
-            yield Page([RecordIn("t1", {"a": 1})], cursor={"at": 1})
-
-    class Connector:
-        def streams(self):
-            return [Things()]
-
-        def http_stats(self):
-            return {}
-
-        async def aclose(self):
-            pass
-
+    connector = one_page([RecordIn("t1", {"a": 1})], {"at": 1}, lambda: logger.info("reading"))
     writer = server.state.writer
-    result = asyncio.run_coroutine_threadsafe(run_sync("website", Connector(), writer.run), writer._loop).result(30)
+    result = asyncio.run_coroutine_threadsafe(run_sync("website", connector, writer.run), writer._loop).result(30)
     (line,) = json_lines(stream)
     assert line["message"] == "reading"
     assert (line["source_id"], line["run_id"], line["object"]) == ("website", result.run_id, "things")

@@ -10,10 +10,11 @@ import time
 import httpx
 import pytest
 
-from connectors.kit import Page, RateLimiter, RecordIn, RetryPolicy, SourceClient, observe
+from connectors.kit import RateLimiter, RecordIn, RetryPolicy, SourceClient, observe
 from engine import metrics
 from engine.sync.runner import run_sync
 from tests.conftest import InProcessServer, write_config
+from tests.fake_connector import one_page
 from tests.metrics_scrape import scrape
 from tests.sandbox_api import SandboxAPI
 
@@ -148,25 +149,10 @@ def test_every_listed_metric_is_exposed_with_its_labels(served):
 def test_a_sync_counts_runs_changes_and_duration(served):
     server, client = served
 
-    class Things:
-        name, object_type = "things", "thing"
-
-        async def read(self, cursor, *, full_refresh):
-            yield Page([RecordIn("t1", {"a": 1}), RecordIn("t2", {"a": 2})], cursor={"at": 2})
-
-    class Connector:
-        def streams(self):
-            return [Things()]
-
-        def http_stats(self):
-            return {}
-
-        async def aclose(self):
-            pass
-
     def sync():
         writer = server.state.writer
-        return asyncio.run_coroutine_threadsafe(run_sync("m-things", Connector(), writer.run), writer._loop).result(30)
+        connector = one_page([RecordIn("t1", {"a": 1}), RecordIn("t2", {"a": 2})], {"at": 2})
+        return asyncio.run_coroutine_threadsafe(run_sync("m-things", connector, writer.run), writer._loop).result(30)
 
     before = scrape(client)
     assert sync().ok
