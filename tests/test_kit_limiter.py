@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
-from connectors.kit import RateLimiter, SourceClient, capacity_from_headers, limits
+from connectors.hubspot import limits as hubspot
+from connectors.kit import RateLimiter, SourceClient
 from connectors.kit.testing import FakeClock
+from connectors.stripe import limits as stripe
 from tests.loopback import EchoServer
 
 
@@ -31,7 +34,7 @@ def most_in_any_window(stamps: list[float], window: float) -> int:
 
 async def test_stripe_test_mode_uses_whole_windows_of_25() -> None:
     clock = FakeClock()
-    limiter = limits.stripe(live=False, clock=clock, sleep=clock.sleep)
+    limiter = stripe.documented(live=False, clock=clock, sleep=clock.sleep)
     stamps = await times(limiter, clock, 100)
     assert stamps[24] == stamps[0]  # a window's 25 go at once
     assert stamps[25] - stamps[0] == pytest.approx(1.03)  # then as each leaves the (3 % wider) window
@@ -42,14 +45,14 @@ async def test_stripe_test_mode_uses_whole_windows_of_25() -> None:
 
 async def test_stripe_live_mode_is_100_per_second() -> None:
     clock = FakeClock()
-    stamps = await times(limits.stripe(live=True, clock=clock, sleep=clock.sleep), clock, 300)
+    stamps = await times(stripe.documented(live=True, clock=clock, sleep=clock.sleep), clock, 300)
     assert most_in_any_window(stamps, 1.0) == 100
     assert stamps[-1] - stamps[0] == pytest.approx(2 * 1.03, abs=1e-6)
 
 
 async def test_window_limiter_pause_holds_everyone_and_spends_nothing_extra() -> None:
     clock = FakeClock()
-    limiter = limits.stripe(live=False, clock=clock, sleep=clock.sleep)
+    limiter = stripe.documented(live=False, clock=clock, sleep=clock.sleep)
     start = (await times(limiter, clock, 5))[0]
     limiter.pause(2.0)
     stamps = await times(limiter, clock, 25)
@@ -68,7 +71,7 @@ async def test_rolling_window_with_burst_never_passes_the_limit() -> None:
 
 async def test_hubspot_spends_whole_windows_and_never_passes_the_limit() -> None:
     clock = FakeClock()
-    limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)
+    limiter = hubspot.documented(100, clock=clock, sleep=clock.sleep)
     stamps = await times(limiter, clock, 250)
     assert stamps[99] == stamps[0] and stamps[100] - stamps[0] == pytest.approx(10.3)
     assert most_in_any_window(stamps, 10.0) == 100
@@ -76,7 +79,7 @@ async def test_hubspot_spends_whole_windows_and_never_passes_the_limit() -> None
 
 async def test_hubspot_remaining_explained_by_our_own_requests_holds_nothing() -> None:
     clock = FakeClock()
-    limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)
+    limiter = hubspot.documented(100, clock=clock, sleep=clock.sleep)
     await times(limiter, clock, 95)
     limiter.observe_headers({"X-HubSpot-RateLimit-Remaining": "5", "X-HubSpot-RateLimit-Max": "100"})
     start = clock()
@@ -90,13 +93,13 @@ async def test_hubspot_remaining_explained_by_our_own_requests_holds_nothing() -
 
 async def test_hubspot_search_is_five_per_second() -> None:
     clock = FakeClock()
-    stamps = await times(limits.hubspot_search(clock=clock, sleep=clock.sleep), clock, 50)
+    stamps = await times(hubspot.search(clock=clock, sleep=clock.sleep), clock, 50)
     assert most_in_any_window(stamps, 1.0) == 5
 
 
-async def test_shopify_leaky_bucket_drains_40_then_two_per_second() -> None:
+async def test_a_leaky_bucket_drains_40_then_two_per_second() -> None:
     clock = FakeClock()
-    stamps = await times(limits.shopify(clock=clock, sleep=clock.sleep), clock, 60)
+    stamps = await times(RateLimiter(2, 1.0, burst=40, clock=clock, sleep=clock.sleep), clock, 60)
     assert stamps[39] == stamps[0]
     assert stamps[40] - stamps[0] == pytest.approx(0.5)
     assert stamps[59] - stamps[0] == pytest.approx(10.0)
@@ -129,9 +132,9 @@ async def test_concurrent_tasks_share_the_limit_in_arrival_order() -> None:
 
 async def test_low_remaining_capacity_slows_down() -> None:
     clock = FakeClock()
-    limiter = limits.shopify(clock=clock, sleep=clock.sleep)  # burst 40, 2/s
+    limiter = RateLimiter(2, 1.0, burst=40, clock=clock, sleep=clock.sleep)  # burst 40, 2/s
     await limiter.acquire()
-    limiter.observe_headers({"X-Shopify-Shop-Api-Call-Limit": "39/40"})  # another app filled the bucket
+    limiter.observe(1, 40)  # another app filled the bucket
     start = clock()
     await limiter.acquire()
     # 1 left, a reserve of 4: wait for 4 requests to leak out at 2/s before going on.
@@ -140,7 +143,7 @@ async def test_low_remaining_capacity_slows_down() -> None:
 
 async def test_plenty_of_remaining_capacity_changes_nothing() -> None:
     clock = FakeClock()
-    limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)
+    limiter = hubspot.documented(100, clock=clock, sleep=clock.sleep)
     limiter.observe_headers({"X-HubSpot-RateLimit-Remaining": "80", "X-HubSpot-RateLimit-Max": "100"})
     stamps = await times(limiter, clock, 10)
     assert stamps[-1] == stamps[0]
@@ -148,7 +151,7 @@ async def test_plenty_of_remaining_capacity_changes_nothing() -> None:
 
 async def test_hubspot_remaining_zero_holds_requests() -> None:
     clock = FakeClock()
-    limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)
+    limiter = hubspot.documented(100, clock=clock, sleep=clock.sleep)
     limiter.observe_headers({"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Max": "100"})
     start = clock()
     await limiter.acquire()
@@ -164,11 +167,23 @@ async def test_pause_holds_everyone() -> None:
     assert clock() - start == pytest.approx(3.0)
 
 
-def test_capacity_headers() -> None:
-    assert capacity_from_headers({"x-shopify-shop-api-call-limit": "32/40"}) == (8, 40)
-    assert capacity_from_headers({"x-hubspot-ratelimit-remaining": "7", "x-hubspot-ratelimit-max": "190"}) == (7, 190)
-    assert capacity_from_headers({"x-shopify-shop-api-call-limit": "lots"}) is None
-    assert capacity_from_headers({}) is None
+async def test_hubspot_capacity_headers_are_read_by_hubspots_limiter_only() -> None:
+    assert hubspot.remaining(httpx.Headers({"x-hubspot-ratelimit-remaining": "7", "x-hubspot-ratelimit-max": "190"})) \
+        == (7, 190)
+    assert hubspot.remaining(httpx.Headers({})) is None
+    clock = FakeClock()
+    told = {"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Max": "100"}
+    for limiter, slowed in ((hubspot.documented(100, clock=clock, sleep=clock.sleep), True),
+                            (stripe.documented(live=True, clock=clock, sleep=clock.sleep), False)):
+        limiter.observe_headers(told)
+        start = clock()
+        await limiter.acquire()
+        assert (clock() > start) is slowed
+    garbled = hubspot.documented(100, clock=clock, sleep=clock.sleep)
+    garbled.observe_headers({"X-HubSpot-RateLimit-Remaining": "lots", "X-HubSpot-RateLimit-Max": "100"})  # ignored
+    start = clock()
+    await garbled.acquire()
+    assert clock() == start
 
 
 def test_bad_settings_are_refused() -> None:
@@ -181,7 +196,7 @@ def test_bad_settings_are_refused() -> None:
 async def test_a_window_counts_a_request_from_when_it_really_went_out() -> None:
     # the first request of a window left late (a new connection's handshakes): the window's last slot waits for it
     clock = FakeClock()
-    limiter = limits.stripe(live=False, clock=clock, sleep=clock.sleep)
+    limiter = stripe.documented(live=False, clock=clock, sleep=clock.sleep)
     start = clock()
     first = await limiter.acquire()
     await clock.sleep(0.2)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.kit import BearerToken, CredentialsRefused, RetryPolicy, SourceClient, StartingAfter, limits
+from connectors.kit import BearerToken, CredentialsRefused, RetryPolicy, SourceClient, StartingAfter
 from connectors.kit.testing import FakeClock
+from connectors.stripe import limits as stripe_limits
 from sandbox.stripe import StripeSandbox, create_app
 
 KEY = "sk_test_sandbox"
@@ -20,7 +21,7 @@ def stripe_client(sandbox: StripeSandbox, key: str = KEY, **kwargs: object) -> S
 async def test_every_sandbox_customer_exactly_once() -> None:
     sandbox = StripeSandbox(seed=1, customers=250)
     clock = FakeClock()  # the limiter runs, on fake time, as a sync against real Stripe test mode would
-    limiter = limits.stripe(live=False, clock=clock, sleep=clock.sleep)
+    limiter = stripe_limits.documented(live=False, clock=clock, sleep=clock.sleep)
     ids: list[str] = []
     sizes: list[int] = []
     async with stripe_client(sandbox, limiter=limiter) as client:

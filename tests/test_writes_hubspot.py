@@ -12,9 +12,10 @@ import httpx
 import pytest
 import respx
 
+from connectors.hubspot import limits as hubspot_limits
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.write import encode
-from connectors.kit import CredentialsRefused, RetryPolicy, WriteIn, limits
+from connectors.kit import CredentialsRefused, RetryPolicy, WriteIn
 from connectors.kit.testing import FakeClock
 from tests.sandbox_api import SandboxAPI
 
@@ -44,7 +45,7 @@ def api() -> Iterator[respx.MockRouter]:
 
 def connector(clock: FakeClock, base_url: str = BASE, token: str = TOKEN, attempts: int = 3) -> HubSpotConnector:
     conn = HubSpotConnector("crm", token, base_url=base_url)
-    conn.client.limiter = limits.hubspot(100, clock=clock, sleep=clock.sleep)
+    conn.client.limiter = hubspot_limits.documented(100, clock=clock, sleep=clock.sleep)
     conn.client.retry_policy = RetryPolicy(max_attempts=attempts, sleep=clock.sleep, rng=random.Random(1))
     return conn
 

@@ -10,12 +10,13 @@ from collections.abc import Callable, Sequence
 import httpx
 from pydantic import SecretStr
 
+from connectors.hubspot import limits
 from connectors.hubspot.objects import CRM_OBJECTS, OWNERS
 from connectors.hubspot.owners import OwnersStream
 from connectors.hubspot.statuses import signals
 from connectors.hubspot.stream import HubSpotStream
 from connectors.hubspot.write import HubSpotWriter
-from connectors.kit import BearerToken, RateLimiter, SourceClient, WriteIn, WriteOutcome, limits
+from connectors.kit import BearerToken, RateLimiter, SourceClient, WriteIn, WriteOutcome
 
 BASE_URL = "https://api.hubapi.com"
 OBJECTS = (*CRM_OBJECTS, OWNERS)
@@ -25,11 +26,11 @@ def limiters(requests_per_10s: int, search_per_second: int, rate_limit: float | 
                                                                                             RateLimiter]:
     """(general, search): the account's documented limits, each lowered to `rate_limit` requests per second
     when one is configured."""
-    general = limits.hubspot(requests_per_10s)
-    search = limits.hubspot_search(search_per_second)
+    general = limits.documented(requests_per_10s)
+    search = limits.search(search_per_second)
     if rate_limit is not None:
         if rate_limit < requests_per_10s / 10:
-            general = RateLimiter(rate_limit)
+            general = RateLimiter(rate_limit, capacity=limits.remaining)
         if rate_limit < search_per_second:
             search = RateLimiter(rate_limit)
     return general, search

@@ -6,7 +6,6 @@ Connectors import from here only; the modules behind it may move. A connector is
 (base URL, auth, limiter preset, one paginator per stream) and its own parsing, never its own HTTP loop.
 """
 
-from connectors.kit import limiter as limits
 from connectors.kit import observe
 from connectors.kit.auth import BearerToken, HeaderToken, redact
 from connectors.kit.client import SourceClient
@@ -22,7 +21,7 @@ from connectors.kit.errors import (
     TransientError,
 )
 from connectors.kit.ids import new_id
-from connectors.kit.limiter import RateLimiter, WindowLimiter, capacity_from_headers
+from connectors.kit.limiter import Capacity, RateLimiter, WindowLimiter
 from connectors.kit.model import Connector, Page, RecordIn, Stream
 from connectors.kit.pagination import (
     AfterCursor,
@@ -41,6 +40,7 @@ __all__ = [
     "Action",
     "AfterCursor",
     "BearerToken",
+    "Capacity",
     "ConnectionCursor",
     "Connector",
     "ConnectorError",
@@ -67,9 +67,7 @@ __all__ = [
     "WindowLimiter",
     "WriteIn",
     "WriteOutcome",
-    "capacity_from_headers",
     "classify",
-    "limits",
     "new_id",
     "observe",
     "parse_retry_after",

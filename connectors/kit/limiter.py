@@ -4,14 +4,15 @@ It is a GCRA (generic cell rate algorithm, the arithmetic form of a token bucket
 time" per source, no timestamp log, exact in integer nanoseconds so float drift can never let one request
 too many through. `rate` requests per `per` seconds, `burst` of them back to back. Two shapes cover the vendors:
 
-- a leaky bucket is the same thing: Shopify REST is `RateLimiter(2, per=1, burst=40)`;
+- a leaky bucket is the same thing: a bucket 40 deep leaking 2 a second is `RateLimiter(2, per=1, burst=40)`;
 - a rolling window of N per P ("100 per 10 s") admits at most burst + rate - 1 per window here, so
   `RateLimiter.rolling(N, P, burst)` picks rate = N - burst + 1 to never pass N in any window.
 
 Each request reserves its slot before awaiting, so concurrent tasks are served in arrival order without a
 lock. `observe()` slows down when the vendor reports little remaining capacity (another client may share the
-quota); `pause()` holds everyone after a 429. This code shares nothing with the sandbox's limiter on purpose:
-the sandbox is the referee that proves this one right.
+quota; `capacity` reads it from the vendor's headers); `pause()` holds everyone after a 429. The vendors' presets
+live in their packages (`connectors/<vendor>/limits.py`). This code shares nothing with the sandbox's limiter on
+purpose: the sandbox is the referee that proves this one right.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from typing import Any
 
 import httpx
 
-__all__ = ["RateLimiter", "WindowLimiter", "capacity_from_headers", "hubspot", "hubspot_search", "shopify",
-           "stripe"]
+__all__ = ["Capacity", "RateLimiter", "WindowLimiter"]
 
 NS = 1_000_000_000
 OWN_USE_SLACK = 2  # requests the vendor may count that our window does not (one in flight, clock skew)
 Clock = Callable[[], float]
+# (remaining, capacity) read from an answer's headers by the vendor that sends them (None: they say nothing)
+Capacity = Callable[[httpx.Headers], "tuple[int, int] | None"]
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -38,10 +40,12 @@ class RateLimiter:
     remaining requests than `reserve * capacity`, the limiter waits for that many to be restored."""
 
     def __init__(self, rate: float, per: float = 1.0, *, burst: int = 1, reserve: float = 0.1,
-                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+                 capacity: Capacity | None = None, clock: Clock = time.monotonic,
+                 sleep: Sleep = asyncio.sleep) -> None:
         if rate <= 0 or per <= 0 or burst < 1:
             raise ValueError("rate and per must be positive and burst at least 1")
         self.rate, self.per, self.burst, self.reserve = rate, per, burst, reserve
+        self._capacity = capacity  # the vendor's reading of its limit headers (connectors/<vendor>/limits.py)
         self._clock, self._sleep = clock, sleep
         self._interval = round(per * NS / rate)  # nanoseconds between requests at the steady rate
         self._tolerance = (burst - 1) * self._interval
@@ -86,7 +90,14 @@ class RateLimiter:
         self._hold(round((floor - remaining + 1) * self._interval))
 
     def observe_headers(self, headers: Mapping[str, str]) -> None:
-        reported = capacity_from_headers(headers)
+        if self._capacity is None:
+            return
+        if not isinstance(headers, httpx.Headers):
+            headers = httpx.Headers(headers)  # header names are case-insensitive; a plain dict is not
+        try:
+            reported = self._capacity(headers)
+        except ValueError:  # a header the vendor garbled says nothing
+            return
         if reported is not None:
             self.observe(*reported)
 
@@ -104,10 +115,11 @@ class WindowLimiter(RateLimiter):
     not land `limit + 1` in the vendor's window."""
 
     def __init__(self, limit: int, period: float = 1.0, *, margin: float = 0.03, reserve: float = 0.1,
-                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+                 capacity: Capacity | None = None, clock: Clock = time.monotonic,
+                 sleep: Sleep = asyncio.sleep) -> None:
         if limit < 1 or period <= 0 or margin < 0:
             raise ValueError("limit must be at least 1, period positive and margin not negative")
-        super().__init__(limit, period, burst=limit, reserve=reserve, clock=clock, sleep=sleep)
+        super().__init__(limit, period, burst=limit, reserve=reserve, capacity=capacity, clock=clock, sleep=sleep)
         self.limit = limit
         self._window = round(period * (1 + margin) * NS)
         self._sent: deque[list[int]] = deque(maxlen=limit)  # send times (one-item lists), booked then as sent
@@ -147,46 +159,3 @@ class WindowLimiter(RateLimiter):
         if remaining >= capacity - ours - OWN_USE_SLACK:
             return
         super().observe(remaining, capacity)
-
-
-def capacity_from_headers(headers: Mapping[str, str]) -> tuple[int, int] | None:
-    """(remaining, capacity) from the vendors' headers, or None when the response carries none.
-
-    HubSpot: `X-HubSpot-RateLimit-Remaining` / `-Max` (per rolling 10 s); Shopify REST:
-    `X-Shopify-Shop-Api-Call-Limit: 32/40` (used/size of the leaky bucket)."""
-    if not isinstance(headers, httpx.Headers):
-        headers = httpx.Headers(headers)  # header names are case-insensitive; a plain dict is not
-    try:
-        remaining = headers.get("x-hubspot-ratelimit-remaining")
-        maximum = headers.get("x-hubspot-ratelimit-max")
-        if remaining is not None and maximum is not None:
-            return int(remaining), int(maximum)
-        call_limit = headers.get("x-shopify-shop-api-call-limit")
-        if call_limit is not None:
-            used, _, size = call_limit.partition("/")
-            return int(size) - int(used), int(size)
-    except ValueError:
-        return None
-    return None
-
-
-# The vendors' documented limits (VENDOR_FACTS 1.4, 2.4, 3.4). A connector may pass lower figures from config.
-def stripe(live: bool, **kwargs: Any) -> RateLimiter:
-    """100 read ops/s live, 25 in test mode, counted in one-second windows."""
-    return WindowLimiter(100 if live else 25, 1.0, **kwargs)
-
-
-def hubspot(per_ten_seconds: int = 100, **kwargs: Any) -> RateLimiter:
-    """Private apps: 100 per rolling 10 s (190 on Professional/Enterprise), as a window: a whole window may go
-    at once, which is what the limit allows (a spreading limiter would lose a tenth of it to its burst)."""
-    return WindowLimiter(per_ten_seconds, 10.0, **kwargs)
-
-
-def hubspot_search(per_second: int = 5, **kwargs: Any) -> RateLimiter:
-    """The CRM search endpoints: 5 requests per second per account, counted apart from the others."""
-    return WindowLimiter(per_second, 1.0, **kwargs)
-
-
-def shopify(bucket: int = 40, leak_per_second: float = 2.0, **kwargs: Any) -> RateLimiter:
-    """REST leaky bucket: 40 deep, 2 requests/s leak (Plus: 400 and 20)."""
-    return RateLimiter(leak_per_second, 1.0, burst=bucket, **kwargs)

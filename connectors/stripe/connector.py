@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 import httpx
 from pydantic import SecretStr
 
-from connectors.kit import BearerToken, RateLimiter, SourceClient, WriteIn, WriteOutcome, limits
+from connectors.kit import BearerToken, RateLimiter, SourceClient, WriteIn, WriteOutcome
+from connectors.stripe import limits
 from connectors.stripe.objects import OBJECTS
 from connectors.stripe.statuses import signals
 from connectors.stripe.stream import StripeStream
@@ -28,7 +29,7 @@ def limiter_for(api_key: str | SecretStr, rate_limit: float | None) -> RateLimit
     per second, evenly spaced."""
     if rate_limit is not None:
         return RateLimiter(rate_limit)
-    return limits.stripe(is_live(api_key))
+    return limits.documented(is_live(api_key))
 
 
 class StripeConnector:
