@@ -155,29 +155,32 @@ class SourceClient:
         safe = method in ("GET", "HEAD") or idempotent
 
         async def attempt() -> tuple[httpx.Response, Any]:
-            slot = None
-            if self.limiter is not None:
-                slot = await observe.timed_wait(self.source_id, self.limiter.acquire())
-            self.requests += 1
-            try:
-                response = await self._send(method, path, params, data, json_body, headers, slot)
-            except httpx.TransportError as exc:
-                observe.current().request(self.source_id, None)
-                raise self._error(TransientError, object_name, None,
-                                  f"{method} {path}: {type(exc).__name__}: {exc}") from None
-            return response, self._check(response, method, path, object_name)
+            response = await self.exchange(method, path, object_name, params=params, data=data, json_body=json_body,
+                                           headers=headers)
+            return response, self.check(response, method, path, object_name)
 
         return await self.retry_policy.call(attempt, only_rate_limits=not safe)
 
-    async def _send(self, method: str, path: str, params: Mapping[str, Any] | None, data: Mapping[str, Any] | None,
-                    json_body: Any, headers: dict[str, str], slot: object = None) -> httpx.Response:
-        """One request out, through the client (base URL, auth, headers, timeouts, the transport it picks); the
-        limiter learns when it really leaves."""
+    async def exchange(self, method: str, path: str, object_name: str, *, params: Mapping[str, Any] | None = None,
+                       data: Mapping[str, Any] | None = None, json_body: Any = None,
+                       headers: dict[str, str] | None = None) -> httpx.Response:
+        """One attempt, unclassified: the limiter's slot, then the request through httpx (base URL, auth, headers,
+        timeouts, the transport it picks), the limiter told when it really leaves; a failure on the way is a
+        TransientError. Reads (`request_json`) and writes (`writes.send`) wrap it in the retry policy."""
+        slot = None
+        if self.limiter is not None:
+            slot = await observe.timed_wait(self.source_id, self.limiter.acquire())
+        self.requests += 1
         request = self._http.build_request(method, path, params=params, data=data, json=json_body,
-                                           headers=headers or None, extensions=self.tracing(slot))
-        return await self._http.send(request)
+                                           headers=headers or None, extensions=self._tracing(slot))
+        try:
+            return await self._http.send(request)
+        except httpx.TransportError as exc:
+            observe.current().request(self.source_id, None)
+            raise self._error(TransientError, object_name, None,
+                              f"{method} {path}: {type(exc).__name__}: {exc}") from None
 
-    def tracing(self, slot: object) -> dict[str, Any] | None:
+    def _tracing(self, slot: object) -> dict[str, Any] | None:
         """httpx's `trace` extension telling the limiter when the request of `slot` is written, after any new
         connection (its TCP and TLS handshakes) was opened for it."""
         if slot is None or self.limiter is None:
@@ -190,7 +193,7 @@ class SourceClient:
 
         return {"trace": trace}
 
-    def _check(self, response: httpx.Response, method: str, path: str, object_name: str) -> Any:
+    def check(self, response: httpx.Response, method: str, path: str, object_name: str) -> Any:
         """The decoded body of a good response; otherwise raise the error the status table calls for."""
         if self.limiter is not None:
             self.limiter.observe_headers(response.headers)

@@ -29,7 +29,6 @@ from typing import Any
 
 import httpx
 
-from connectors.kit import observe
 from connectors.kit.auth import redact
 from connectors.kit.client import SourceClient, _decode
 from connectors.kit.errors import DailyLimitReached, RequestRejected, TransientError
@@ -96,21 +95,12 @@ async def send(client: SourceClient, method: str, path: str, *, object_name: str
     sent_headers = dict(headers or {})
 
     async def attempt() -> Answer:
-        slot = None
-        if client.limiter is not None:
-            slot = await observe.timed_wait(client.source_id, client.limiter.acquire())
-        client.requests += 1
-        try:
-            response = await client._http.request(method, path, json=json_body, data=data, headers=sent_headers,
-                                                  extensions=client.tracing(slot))
-        except httpx.TransportError as exc:
-            observe.current().request(client.source_id, None)
-            raise client._error(TransientError, object_name, None,
-                                f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        response = await client.exchange(method, path, object_name, data=data, json_body=json_body,
+                                         headers=dict(sent_headers))
         if on_response is not None:
             on_response(response, sent_headers)
         try:
-            body = client._check(response, method, path, object_name)
+            body = client.check(response, method, path, object_name)
         except RequestRejected:
             return Answer(response.status_code, _body(response), response.headers)
         return Answer(response.status_code, body, response.headers)
