@@ -32,7 +32,6 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from connectors.kit.ids import new_id
 from engine import metrics
 from engine.store.database import StoreError, store_cursor
 from engine.store.identity import Identity
@@ -46,6 +45,7 @@ from engine.store.ingest import (
     lookup_users,
 )
 from engine.store.items import EventIn, RejectionIn, StoreBehind, Stored, StoreUnavailable
+from engine.store.resolution import resolve_batch
 from engine.store.spool import QUARANTINE, Spool, SpoolError
 from engine.store.spool import health as spool_health
 
@@ -224,7 +224,7 @@ class StoreWriter:
         seq = self._seq + 1
         try:
             self._identity.committed(self.ingested_seq)
-            record, answers, sessions, users, keys = self._resolve([i for i, _ in items])
+            record, answers, sessions, users, keys = resolve_batch(self._identity, [i for i, _ in items])
             self._spool.append(seq, orjson.dumps(record))
         except (SpoolError, duckdb.Error) as exc:
             log.error("could not store a batch of %d: %s", len(items), exc)
@@ -244,51 +244,6 @@ class StoreWriter:
         self._identity.keys.add(seq, keys)
         self._ingest_queue.put((seq, record))
         self._answer([(fut, answer, None) for (_, fut), answer in zip(items, answers, strict=True)])
-
-    def _resolve(self, items: list) -> tuple[dict, list, dict, dict, dict]:
-        """The spool record of a batch and each item's answer, plus the sessions, user ids and keys it creates."""
-        answers: list[Stored | None] = [None] * len(items)
-        events = [(i, e) for i, e in enumerate(items) if isinstance(e, EventIn)]
-        keyed = {(e.source_id, e.idempotency_key) for _, e in events if e.idempotency_key is not None}
-        known_keys = self._identity.keys.find(keyed) if keyed else {}
-        new_keys: dict[tuple[str, str], tuple | None] = {}
-        fresh: list[tuple[int, EventIn]] = []
-        for i, e in events:
-            key = (e.source_id, e.idempotency_key) if e.idempotency_key is not None else None
-            if key is not None and key in known_keys:
-                answers[i] = Stored(known_keys[key][0], e.source_id, *known_keys[key][1:], replayed=True)
-            elif key is not None and key in new_keys:
-                continue  # a repeat of a key first sent in this batch: answered below
-            else:
-                fresh.append((i, e))
-                if key is not None:
-                    new_keys[key] = None  # filled below, once the profile is known
-
-        wanted = {s for _, e in fresh for s in (e.session_id, e.previous_id) if s is not None}
-        sessions = self._identity.sessions.find(wanted) if wanted else {}
-        named = {u for _, e in fresh for u in (e.user_id, e.previous_id) if u is not None}
-        users = self._identity.users.find(named) if named else {}
-        new_sessions: dict[str, str] = {}
-        new_users: dict[str, str] = {}
-        record: dict[str, list] = {"ev": [], "se": [], "sl": [], "pr": [], "id": [], "ke": [], "rj": []}
-        for i, e in fresh:
-            profile_id = _profile(e, sessions, users, new_sessions, new_users, record)
-            record["ev"].append([e.event_id, e.source_id, e.event_type, e.occurred_us, e.received_us, profile_id,
-                                 e.session_id, e.properties, e.context])
-            answers[i] = Stored(e.event_id, e.source_id, e.event_type, profile_id, e.session_id)
-            if e.idempotency_key is not None and new_keys[(e.source_id, e.idempotency_key)] is None:
-                new_keys[(e.source_id, e.idempotency_key)] = (e.event_id, e.event_type, profile_id, e.session_id)
-                record["ke"].append([e.source_id, e.idempotency_key, e.event_id, e.event_type, profile_id,
-                                     e.session_id, e.received_us])
-        for i, e in events:  # duplicates within this batch answer like the first carrier of their key
-            if answers[i] is None:
-                first = new_keys[(e.source_id, e.idempotency_key)]
-                answers[i] = Stored(first[0], e.source_id, *first[1:], replayed=True)
-        for r in items:
-            if isinstance(r, RejectionIn):
-                record["rj"].append([new_id(), r.source_id, r.received_us, r.method, r.path, r.status, r.reason,
-                                     r.size, r.excerpt, r.context, r.count])
-        return record, answers, new_sessions, new_users, new_keys
 
     # -- the ingest thread ----------------------------------------------------------------------------
     def _ingest_loop(self) -> None:
@@ -470,30 +425,6 @@ class StoreWriter:
             self._loop.call_soon_threadsafe(apply)
         except RuntimeError:  # the loop is gone: nobody is waiting any more
             pass
-
-
-def _profile(e: EventIn, sessions: dict, users: dict, new_sessions: dict, new_users: dict, record: dict) -> str | None:
-    """The event's profile: its user id's, else its alias's previous id's (a user id or a session id), else its
-    session's, else a new one; None for an event with none of those ids. Ids seen for the first time are tied
-    to that profile (in `sessions`/`users`, `new_*` and the record); ids already known keep their profile."""
-    if e.session_id is None and e.user_id is None and e.previous_id is None:
-        return None
-    profile_id = (users.get(e.user_id) or users.get(e.previous_id) or sessions.get(e.previous_id)
-                  or sessions.get(e.session_id))
-    created = profile_id is None
-    if created:
-        profile_id = new_id()
-    if e.session_id is not None and e.session_id not in sessions:
-        sessions[e.session_id] = new_sessions[e.session_id] = profile_id
-        record["se" if created else "sl"].append([e.session_id, profile_id, e.source_id, e.received_us])
-        created = False  # an "se" session row brings its new profile
-    if created:
-        record["pr"].append([profile_id, e.received_us])
-    for user_id in (e.user_id, e.previous_id):
-        if user_id is not None and user_id not in users and not (user_id == e.previous_id and user_id in sessions):
-            users[user_id] = new_users[user_id] = profile_id
-            record["id"].append(["user_id", user_id, profile_id, e.source_id, e.received_us])
-    return profile_id
 
 
 def _refuses_data(exc: Exception) -> bool:
