@@ -16,7 +16,7 @@ from engine.store.ingest import committed_seq
 from engine.store.reader import QueryError, run_query
 from engine.store.snapshot import write_snapshot
 from engine.store.spool import health as spool_health
-from engine.store.spool import records_after, scan_spool
+from engine.store.spool import scan_spool
 
 WAIT_FOR_SERVER = 15.0  # seconds to wait while a server that holds the file starts or stops
 
@@ -74,7 +74,14 @@ class _FileAccess(StoreAccess):
         self.path = path
         self.con = open_store(path, read_only=True, external_access=external_access)
         # a server that was killed may have acknowledged events it had not yet moved into the file
-        self.behind = records_after(spool_dir(path), committed_seq(self.con)) > 0
+        committed = committed_seq(self.con)
+        self._pending, self._damage = 0, []
+        for item in scan_spool(spool_dir(path)):  # one read of the spool for `behind` and `health`
+            if isinstance(item, Damage):
+                self._damage.append(item)
+            elif item[1] > committed:
+                self._pending += 1
+        self.behind = self._pending > 0
 
     def query(self, sql):
         q = run_query(store_cursor(self.con), sql, in_transaction=False)
@@ -84,11 +91,9 @@ class _FileAccess(StoreAccess):
         return write_snapshot(self.con, self.path, target)
 
     def health(self) -> dict:
-        directory = spool_dir(self.path)
-        damage = [item for item in scan_spool(directory) if isinstance(item, Damage)]
-        return {"spool_pending_batches": records_after(directory, committed_seq(self.con)),
+        return {"spool_pending_batches": self._pending,
                 "spool_damage": [f"{d.length} damaged bytes at offset {d.offset} of spool segment {d.segment}"
-                                 for d in damage], **spool_health(directory)}
+                                 for d in self._damage], **spool_health(spool_dir(self.path))}
 
     def close(self) -> None:
         self.con.close()

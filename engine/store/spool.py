@@ -62,11 +62,6 @@ def read_records(directory: Path) -> Iterator[tuple[int, int, bytes]]:
     return (item for item in scan_spool(directory) if not isinstance(item, Damage))
 
 
-def records_after(directory: Path, seq: int) -> int:
-    """How many spooled records the store (committed up to `seq`) has not taken in."""
-    return sum(1 for _, s, _ in read_records(directory) if s > seq)
-
-
 @dataclass
 class Found:
     """A damaged range found by replay, and what it cost: `lost` are the sequence numbers of records that the
