@@ -275,6 +275,33 @@ async def test_pages_posts_graphql_queries_with_cursor_variables(api: respx.Mock
     assert json.loads(route.calls[1].request.content)["variables"] == {"first": 2, "after": "A"}
 
 
+async def test_pages_carry_the_token_in_a_post_body_and_retry_it_like_a_read(api: respx.MockRouter,
+                                                                            clock: FakeClock) -> None:
+    # a search API: the query and the page token travel in the JSON body; a 502 on a page is retried (it only reads)
+    route = api.post("/crm/v3/objects/contacts/search").mock(side_effect=[
+        httpx.Response(200, json={"results": [{"id": "1"}], "paging": {"next": {"after": "1"}}}),
+        httpx.Response(502, json={"message": "bad gateway"}),
+        httpx.Response(200, json={"results": [{"id": "2"}]}),
+    ])
+    query = {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "HAS_PROPERTY"}]}]}
+    async with make_client(clock) as client:
+        pages = [p async for p in client.pages(AfterCursor(1), "/crm/v3/objects/contacts/search", query,
+                                               object_name="contacts", records_path="results", method="POST")]
+    assert [r["id"] for page in pages for r in page] == ["1", "2"]
+    bodies = [json.loads(call.request.content) for call in route.calls]
+    assert bodies[0] == {**query, "limit": 1}
+    assert bodies[1] == bodies[2] == {**query, "limit": 1, "after": "1"}
+    assert all(call.request.url.query == b"" for call in route.calls)
+
+
+async def test_pages_are_read_by_get_or_post_only(clock: FakeClock) -> None:
+    async with make_client(clock) as client:
+        with pytest.raises(ValueError, match="not DELETE"):
+            async for _ in client.pages(AfterCursor(), "/x", object_name="x", records_path="results",
+                                        method="DELETE"):
+                pass
+
+
 async def test_pages_reads_one_page_ahead(api: respx.MockRouter, clock: FakeClock) -> None:
     # the request for page 2 is out before page 1 is handed over; stopping after page 2 cancels page 3's, so it is
     # never asked for again and nothing is left running

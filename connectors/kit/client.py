@@ -95,16 +95,18 @@ class SourceClient:
         return (await self._request(method, path, object_name, params, data, json_body, idempotent))[1]
 
     async def pages(self, paginator: Paginator, path: str, params: Mapping[str, Any] | None = None, *,
-                    object_name: str, records_path: str | Sequence[str],
+                    object_name: str, records_path: str | Sequence[str], method: str = "GET",
                     graphql_query: str | None = None) -> AsyncIterator[list[Any]]:
-        """Yield each page's records, following `paginator` to the end. With `graphql_query`, each page is a
-        POST of `{"query": ..., "variables": params}` (read-only, so retried like a GET)."""
+        """Yield each page's records, following `paginator` to the end. Each page is a GET with the paginator's
+        request as its query; with `method="POST"`, a POST with it as the JSON body (a search: read-only, so
+        retried like a GET); with `graphql_query`, a POST of `{"query": ..., "variables": request}`."""
         async for records, _ in self.pages_with_next(paginator, path, params, object_name=object_name,
-                                                     records_path=records_path, graphql_query=graphql_query):
+                                                     records_path=records_path, method=method,
+                                                     graphql_query=graphql_query):
             yield records
 
     async def pages_with_next(self, paginator: Paginator, path: str, params: Mapping[str, Any] | None = None, *,
-                              object_name: str, records_path: str | Sequence[str],
+                              object_name: str, records_path: str | Sequence[str], method: str = "GET",
                               graphql_query: str | None = None) -> AsyncIterator[tuple[list[Any], Any]]:
         """As `pages`, with the parameters of the page after each one (None after the last): a stream whose
         vendor hands out opaque page tokens commits them as its cursor, to resume exactly there.
@@ -113,15 +115,18 @@ class SourceClient:
         like any other) before this page is handed over, so the vendor's time to answer overlaps with ours to
         store the page. Its failure is raised where the next page is awaited, as if it had been sent then; a
         caller that stops early cancels it."""
+        if method not in ("GET", "POST"):
+            raise ValueError(f"pages are read by GET or POST, not {method}")
+        if graphql_query is not None:
+            method = "POST"
         request: dict[str, Any] | None = paginator.first_request(params)
-        pending = self._page_request(path, object_name, request, graphql_query) if request is not None else None
+        pending = self._page_request(path, object_name, request, method, graphql_query)
         try:
             while pending is not None:
                 response, body = await pending
                 pending = None
                 records = dig(body, records_path)
                 if not isinstance(records, list):  # a wrong records_path must fail loudly, not sync nothing
-                    method = "GET" if graphql_query is None else "POST"
                     raise self._error(FatalError, object_name, response.status_code,
                                       f"{method} {path}: no list of records at {records_path!r} in the response")
                 try:
@@ -129,7 +134,7 @@ class SourceClient:
                 except ConnectorError as exc:
                     raise exc.with_context(self.source_id, object_name) from None
                 if request is not None:
-                    pending = self._page_request(path, object_name, request, graphql_query)
+                    pending = self._page_request(path, object_name, request, method, graphql_query)
                 yield records, request
         finally:
             if pending is not None:
@@ -137,12 +142,12 @@ class SourceClient:
                 with contextlib.suppress(BaseException):
                     await pending
 
-    def _page_request(self, path: str, object_name: str, request: dict[str, Any],
+    def _page_request(self, path: str, object_name: str, request: dict[str, Any], method: str,
                       graphql_query: str | None) -> asyncio.Task[tuple[httpx.Response, Any]]:
-        if graphql_query is None:
+        if method == "GET":
             sent = self._request("GET", path, object_name, request, None, None, True)
         else:
-            payload = {"query": graphql_query, "variables": request}
+            payload = request if graphql_query is None else {"query": graphql_query, "variables": request}
             sent = self._request("POST", path, object_name, None, None, payload, True)
         return asyncio.ensure_future(sent)
 
