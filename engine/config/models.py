@@ -6,6 +6,7 @@ Secrets are `SecretStr`: they print as `**********` and `public_settings()` drop
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -101,6 +102,24 @@ class ServerConfig(_Model):
     keepalive_timeout: timedelta = timedelta(seconds=5)
     # open connections at most; one more is answered 503 (JSON, Retry-After) and closed instead of waiting
     max_connections: int = Field(1000, ge=1, le=100_000)
+    # what the console, /status, /docs and /metrics ask for (Bearer, or the console's sign-in); required when `host`
+    # is not a loopback address, so nothing about the store is open to the network by default
+    admin_token: SecretStr | None = None
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("at least 16 characters: a short token can be guessed")
+        return value
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> ServerConfig:
+        if self.admin_token is None and not is_loopback(self.host):
+            raise ValueError(f"admin_token: required when host is not a loopback address ({self.host!r}): the "
+                             "console, /status, /docs and /metrics show the store's data; set a long random token, "
+                             "e.g. admin_token: \"${INLET_ADMIN_TOKEN}\"")
+        return self
 
     @field_validator("header_timeout", "keepalive_timeout", mode="before")
     @classmethod
@@ -114,6 +133,16 @@ class ServerConfig(_Model):
         if value > most:
             raise ValueError(f"at most {format_duration(most)}")
         return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address is reachable from this machine only: localhost, 127.0.0.0/8, ::1."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve to anything
 
 
 class _SourceBase(_Model):
