@@ -260,7 +260,8 @@ async def test_pages_refuses_a_wrong_records_path(api: respx.MockRouter, clock: 
                 pass
 
 
-async def test_pages_posts_graphql_queries_with_cursor_variables(api: respx.MockRouter, clock: FakeClock) -> None:
+async def test_pages_fetched_the_vendors_way_follow_graphql_cursor_variables(api: respx.MockRouter,
+                                                                             clock: FakeClock) -> None:
     def connection(has_next: bool, cursor: str) -> dict:
         return {"data": {"customers": {"edges": [{"node": {"id": cursor}}],
                                        "pageInfo": {"hasNextPage": has_next, "endCursor": cursor}}}}
@@ -268,9 +269,14 @@ async def test_pages_posts_graphql_queries_with_cursor_variables(api: respx.Mock
     route = api.post("/admin/api/2024-01/graphql.json").mock(side_effect=[
         httpx.Response(200, json=connection(True, "A")), httpx.Response(200, json=connection(False, "B"))])
     async with make_client(clock) as client:
+        async def fetch(variables: dict) -> dict:
+            return await client.post_json("/admin/api/2024-01/graphql.json",
+                                          {"query": "query($first:Int,$after:String){...}", "variables": variables},
+                                          object_name="customers", idempotent=True)
+
         pages = [p async for p in client.pages(ConnectionCursor("data.customers", 2), "/admin/api/2024-01/graphql.json",
                                                object_name="customers", records_path="data.customers.edges",
-                                               graphql_query="query($first:Int,$after:String){...}")]
+                                               fetch=fetch)]
     assert [edge["node"]["id"] for page in pages for edge in page] == ["A", "B"]
     assert json.loads(route.calls[1].request.content)["variables"] == {"first": 2, "after": "A"}
 

@@ -16,7 +16,7 @@ import json
 import logging
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Self
 
 import httpx
@@ -33,6 +33,7 @@ from connectors.kit.statuses import Action, Signals, classify
 __all__ = ["LIMITS", "SourceClient", "verified_context"]
 
 log = logging.getLogger("inlet.connectors.http")
+Fetch = Callable[[dict[str, Any]], Awaitable[Any]]  # a page's request -> its decoded body (SourceClient.pages)
 MAX_QUOTE = 300  # characters of the vendor's error message kept in our errors
 # httpx's own transport, HTTP/1.1: a sync keeps a few requests in flight per source (one page read ahead per stream,
 # a handful of writes), so a few connections per origin are kept alive, each closed after httpx's default 5 s idle.
@@ -96,18 +97,18 @@ class SourceClient:
 
     async def pages(self, paginator: Paginator, path: str, params: Mapping[str, Any] | None = None, *,
                     object_name: str, records_path: str | Sequence[str], method: str = "GET",
-                    graphql_query: str | None = None) -> AsyncIterator[list[Any]]:
+                    fetch: Fetch | None = None) -> AsyncIterator[list[Any]]:
         """Yield each page's records, following `paginator` to the end. Each page is a GET with the paginator's
         request as its query; with `method="POST"`, a POST with it as the JSON body (a search: read-only, so
-        retried like a GET); with `graphql_query`, a POST of `{"query": ..., "variables": request}`."""
+        retried like a GET). With `fetch`, a page is what `fetch(request)` answers: a vendor's own exchange (Shopify's
+        GraphQL query, paced by its cost bucket, the request being the query's variables)."""
         async for records, _ in self.pages_with_next(paginator, path, params, object_name=object_name,
-                                                     records_path=records_path, method=method,
-                                                     graphql_query=graphql_query):
+                                                     records_path=records_path, method=method, fetch=fetch):
             yield records
 
     async def pages_with_next(self, paginator: Paginator, path: str, params: Mapping[str, Any] | None = None, *,
                               object_name: str, records_path: str | Sequence[str], method: str = "GET",
-                              graphql_query: str | None = None) -> AsyncIterator[tuple[list[Any], Any]]:
+                              fetch: Fetch | None = None) -> AsyncIterator[tuple[list[Any], Any]]:
         """As `pages`, with the parameters of the page after each one (None after the last): a stream whose
         vendor hands out opaque page tokens commits them as its cursor, to resume exactly there.
 
@@ -117,24 +118,22 @@ class SourceClient:
         caller that stops early cancels it."""
         if method not in ("GET", "POST"):
             raise ValueError(f"pages are read by GET or POST, not {method}")
-        if graphql_query is not None:
-            method = "POST"
         request: dict[str, Any] | None = paginator.first_request(params)
-        pending = self._page_request(path, object_name, request, method, graphql_query)
+        pending = self._page_request(path, object_name, request, method, fetch)
         try:
             while pending is not None:
                 response, body = await pending
                 pending = None
                 records = dig(body, records_path)
                 if not isinstance(records, list):  # a wrong records_path must fail loudly, not sync nothing
-                    raise self._error(FatalError, object_name, response.status_code,
+                    raise self._error(FatalError, object_name, None if response is None else response.status_code,
                                       f"{method} {path}: no list of records at {records_path!r} in the response")
                 try:
                     request = paginator.next_request(response, body)
                 except ConnectorError as exc:
                     raise exc.with_context(self.source_id, object_name) from None
                 if request is not None:
-                    pending = self._page_request(path, object_name, request, method, graphql_query)
+                    pending = self._page_request(path, object_name, request, method, fetch)
                 yield records, request
         finally:
             if pending is not None:
@@ -143,12 +142,13 @@ class SourceClient:
                     await pending
 
     def _page_request(self, path: str, object_name: str, request: dict[str, Any], method: str,
-                      graphql_query: str | None) -> asyncio.Task[tuple[httpx.Response, Any]]:
+                      fetch: Fetch | None) -> asyncio.Task[tuple[httpx.Response | None, Any]]:
+        if fetch is not None:
+            return asyncio.ensure_future(_fetched(fetch, request))
         if method == "GET":
             sent = self._request("GET", path, object_name, request, None, None, True)
         else:
-            payload = request if graphql_query is None else {"query": graphql_query, "variables": request}
-            sent = self._request("POST", path, object_name, None, None, payload, True)
+            sent = self._request("POST", path, object_name, None, None, request, True)
         return asyncio.ensure_future(sent)
 
     async def _request(self, method: str, path: str, object_name: str, params: Mapping[str, Any] | None,
@@ -229,6 +229,10 @@ class SourceClient:
 
     def _error(self, kind: type[ConnectorError], object_name: str, status: int | None, text: str) -> ConnectorError:
         return kind(self.source_id, object_name, status, redact(text, self._secrets))
+
+
+async def _fetched(fetch: Fetch, request: dict[str, Any]) -> tuple[None, Any]:
+    return None, await fetch(request)
 
 
 @functools.cache

@@ -3,7 +3,8 @@
 A paginator only holds state: `first_request(params)` gives the first page's parameters (and resets the
 state), `next_request(response, body)` reads one page and gives the next page's parameters, or None after the
 last page. The loop itself lives in `SourceClient.pages`, the only one in the code base. `body` is the page's
-decoded JSON when the caller already has it (the client decodes once); alone, a bare `httpx.Response` works.
+decoded JSON when the caller already has it (the client decodes once); alone, a bare `httpx.Response` works;
+a page a vendor fetched its own way (`SourceClient.pages(fetch=...)`) comes with its body and no response.
 
 Every paginator remembers the tokens it handed out and raises `PaginationLoop` when one comes back: a vendor
 bug (or a wrong paginator) then fails the run instead of fetching the same page forever.
@@ -45,7 +46,7 @@ class Paginator:
         self._base, self._seen = dict(params or {}), set()
         return dict(self._base)
 
-    def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
+    def next_request(self, response: httpx.Response | None, body: Any = _MISSING) -> Params | None:
         raise NotImplementedError
 
     def _token(self, token: Any) -> str:
@@ -56,8 +57,12 @@ class Paginator:
         return token
 
     @staticmethod
-    def _json(response: httpx.Response, body: Any) -> Any:
-        return response.json() if body is _MISSING else body
+    def _json(response: httpx.Response | None, body: Any) -> Any:
+        if body is _MISSING:
+            if response is None:
+                raise TypeError("a paginator needs the page's response or its body")
+            return response.json()
+        return body
 
 
 class _PageSize(Paginator):
@@ -80,7 +85,7 @@ class _StripeCursor(_PageSize):
     PARAM = ""
     END = -1  # index into the page's `data`
 
-    def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
+    def next_request(self, response: httpx.Response | None, body: Any = _MISSING) -> Params | None:
         page = self._json(response, body)
         if not page.get("has_more"):
             return None
@@ -107,7 +112,7 @@ class EndingBefore(_StripeCursor):
 class AfterCursor(_PageSize):
     """HubSpot CRM: `paging.next.after`, omitted on the last page."""
 
-    def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
+    def next_request(self, response: httpx.Response | None, body: Any = _MISSING) -> Params | None:
         after = dig(self._json(response, body), ("paging", "next", "after"))
         if after in (None, ""):
             return None
@@ -122,7 +127,9 @@ class LinkHeader(_PageSize):
     KEPT = ("page_info", "limit", "fields")
     DEFAULT_LIMIT = 250
 
-    def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
+    def next_request(self, response: httpx.Response | None, body: Any = _MISSING) -> Params | None:
+        if response is None:
+            raise TypeError("LinkHeader reads the response's headers: pages fetched without one cannot use it")
         url = response.links.get("next", {}).get("url")
         if not url:
             return None
@@ -147,7 +154,7 @@ class ConnectionCursor(Paginator):
     def first_request(self, params: Mapping[str, Any] | None = None) -> Params:
         return {**super().first_request(params), self.size_variable: self.page_size, self.cursor_variable: None}
 
-    def next_request(self, response: httpx.Response, body: Any = _MISSING) -> Params | None:
+    def next_request(self, response: httpx.Response | None, body: Any = _MISSING) -> Params | None:
         info = dig(dig(self._json(response, body), self.connection_path), ("pageInfo",))
         if not isinstance(info, Mapping):
             raise PaginationError("", "", None, f"no pageInfo at {self.connection_path!r}")
