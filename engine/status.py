@@ -7,28 +7,20 @@ from collections.abc import Callable
 from engine.config import Config, PullSource
 from engine.scheduler.plan import describe_schedules, planned_jobs
 
-# A rejections row may count many refused requests (`count`: a flood over a rate limit, per second).
+# From the hourly counts the store keeps with the rows (engine/store/rollups.py), not from `events` and
+# `rejections` themselves: the same answer at any store size. A rejection may stand for many refused requests.
 COUNTS_SQL = """
 SELECT source_id, sum(events) AS events, max(last_event_at) AS last_event_at, sum(rejections) AS rejections,
-       sum(refused_violations) AS refused_violations, sum(throttled) AS throttled
+       sum(refused_violations) AS refused_violations, sum(throttled) AS throttled, sum(warned) AS warned
 FROM (
-    SELECT source_id, count(*) AS events, max(received_at) AS last_event_at, 0 AS rejections,
-           0 AS refused_violations, 0 AS throttled
-    FROM events GROUP BY source_id
+    SELECT source_id, sum(events) AS events, max(last_received_at) AS last_event_at, 0 AS rejections,
+           0 AS refused_violations, 0 AS throttled, sum(warned) AS warned
+    FROM event_hours GROUP BY source_id
     UNION ALL
-    SELECT source_id, 0, NULL, sum(count), sum(count) FILTER (WHERE reason IN ('schema_violation',
-           'unknown_event_type')), sum(count) FILTER (WHERE reason = 'rate_limited')
-    FROM rejections WHERE source_id IS NOT NULL GROUP BY source_id
+    SELECT source_id, 0, NULL, sum(requests), sum(requests) FILTER (WHERE reason IN ('schema_violation',
+           'unknown_event_type')), sum(requests) FILTER (WHERE reason = 'rate_limited'), 0
+    FROM rejection_hours GROUP BY source_id
 ) GROUP BY source_id
-"""
-
-# Events stored with schema violations (a source in warn mode), for the sources with schemas only: the others
-# cannot have any, and this reads every stored context of the sources it covers.
-WARNED_SQL = """
-SELECT source_id, count(*) FROM events
-WHERE source_id IN ({sources}) AND contains(context, '"schema_violations"')
-      AND json_exists(context, '$.schema_violations')
-GROUP BY source_id
 """
 
 RECORDS_SQL = """
@@ -71,9 +63,7 @@ def status_rows(config: Config, query: Callable[[str], list[list]], *, schedules
     counts = {r[0]: r for r in query(COUNTS_SQL)}
     records = {r[0]: r[1] for r in query(RECORDS_SQL)}
     runs = {r[0]: r for r in query(RUNS_SQL)}
-    checked = [s.id for s in config.sources if getattr(s, "schemas", None) is not None]
-    warned = {r[0]: r[1] for r in query(WARNED_SQL.format(sources=", ".join(f"'{i}'" for i in checked)))} \
-        if checked else {}
+    checked = {s.id for s in config.sources if getattr(s, "schemas", None) is not None}
     rows = []
     for s in config.sources:
         c = counts.get(s.id)
@@ -87,7 +77,7 @@ def status_rows(config: Config, query: Callable[[str], list[list]], *, schedules
                 "events": int(c[1]) if c else 0,
                 "last_event_at": c[2] if c else None,
                 "rejections": int(c[3]) if c else 0,
-                "schema_violations": (int(c[4] or 0) if c else 0) + int(warned.get(s.id, 0)),
+                "schema_violations": (int(c[4] or 0) + (int(c[6] or 0) if s.id in checked else 0)) if c else 0,
                 "throttled": int(c[5] or 0) if c else 0,
                 "records": int(records.get(s.id, 0)),
                 "schedule": schedules.get(s.id) or ("manual" if isinstance(s, PullSource) else None),

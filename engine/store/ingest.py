@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from engine.store.rollups import count_events, count_rejections
+
 _TS = pa.timestamp("us", tz="UTC")
 _S = pa.string()
 
@@ -90,6 +92,10 @@ def ingest(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
                 "profiles")
         else:
             con.from_arrow(arrow).insert_into(table)
+        if table == "events":
+            count_events(con, arrow)
+        elif table == "rejections":
+            count_rejections(con, arrow)
     con.execute("UPDATE ingest_state SET seq = ?", [batch.seq])
 
 

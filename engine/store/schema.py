@@ -232,4 +232,34 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE rejections ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
     """,
+    # 8: hourly counts per source of events (and of those stored with schema violations) and of refusals, kept by
+    # the transactions that store the rows (engine/store/rollups.py), so the console and /status read hours, not
+    # every event. Filled here from what the store holds.
+    """
+    CREATE TABLE event_hours (
+        source_id        VARCHAR NOT NULL,
+        hour             TIMESTAMPTZ NOT NULL,  -- UTC hour of received_at
+        events           BIGINT NOT NULL,
+        last_received_at TIMESTAMPTZ NOT NULL,
+        warned           BIGINT NOT NULL,       -- stored with context.schema_violations (warn mode)
+        PRIMARY KEY (source_id, hour)
+    );
+    CREATE TABLE rejection_hours (
+        source_id        VARCHAR NOT NULL,
+        hour             TIMESTAMPTZ NOT NULL,
+        reason           VARCHAR NOT NULL,
+        requests         BIGINT NOT NULL,       -- sum(rejections.count)
+        last_received_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (source_id, hour, reason)
+    );
+    INSERT INTO event_hours
+    SELECT source_id, to_timestamp((epoch_us(received_at) // 3600000000) * 3600), count(*), max(received_at),
+           count(*) FILTER (WHERE contains(context, '"schema_violations"')
+                            AND json_exists(context, '$.schema_violations'))
+    FROM events GROUP BY ALL;
+    INSERT INTO rejection_hours
+    SELECT source_id, to_timestamp((epoch_us(received_at) // 3600000000) * 3600), reason, sum(count),
+           max(received_at)
+    FROM rejections WHERE source_id IS NOT NULL GROUP BY ALL;
+    """,
 )

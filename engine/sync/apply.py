@@ -24,6 +24,7 @@ from connectors.kit.ids import new_id
 from connectors.kit.model import Page
 from engine.profiles import Observation, Registry, apply_observations, record_profiles
 from engine.store.arrow import registered
+from engine.store.rollups import count_pulled
 
 _TS = pa.timestamp("us", tz="UTC")
 _INCOMING = pa.schema([("external_id", pa.string()), ("data", pa.string()), ("deleted", pa.bool_()),
@@ -231,6 +232,7 @@ def _apply_records(con: duckdb.DuckDBPyConnection, target: Target, pages: list[P
         # the upsert's cost; it still checks the key, and a conflict would be an error, not a lost row
         con.execute(_INSERT if new else _UPSERT_ONCE if once else _UPSERT, {**keys, "now": now})
         con.execute(_EVENTS, {**keys, "now": now, "run": target.run_id})
+        count_pulled(con, target.source_id, changes.num_rows, now)  # the console's hourly counts
     kinds = changes.column("change").to_pylist()
     counts.created, counts.updated, counts.deleted = (kinds.count(k) for k in ("created", "updated", "deleted"))
     return counts
@@ -320,6 +322,7 @@ def _complete_scan(con: duckdb.DuckDBPyConnection, target: Target, scan_id: str 
             con.execute(_UPSERT_ONCE, {"source": target.source_id, "type": target.object_type, "now": now})
             con.execute(_EVENTS, {"source": target.source_id, "type": target.object_type, "now": now,
                                   "run": target.run_id})
+            count_pulled(con, target.source_id, missing.num_rows, now)
     con.execute("DELETE FROM sync_seen WHERE source_id = $source AND object_type = $type AND scan_id = $scan", keys)
     return missing.num_rows
 
