@@ -231,7 +231,7 @@ def test_an_identify_event_joins_its_session_to_the_email_profile(con, registry)
              orjson.dumps({"email": "A@x.com", "plan": "pro"}).decode(), "{}"]
     con.execute("BEGIN")
     con.execute("""INSERT INTO events VALUES (?::UUID, ?, ?, make_timestamp(?)::TIMESTAMPTZ,
-                   make_timestamp(?)::TIMESTAMPTZ, ?::UUID, ?, ?, ?)""", event)
+                   make_timestamp(?)::TIMESTAMPTZ, ?::UUID, ?, ?, ?, DEFAULT)""", event)
     assert map_events(registry, con, [event], T0 + 2 * S) == 1
     con.execute("COMMIT")
     assert attrs(con) == {crm_profile: {"lifecycle_stage": "lead", "web_plan": "pro"}}

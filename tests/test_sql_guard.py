@@ -78,7 +78,7 @@ GOOD = [
     ("SELECT unnest([1, 2])", [(1,), (2,)]),
     ("SELECT count(*) FROM events, json_each(events.properties)", [(6,)]),
     ("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT max(n) FROM r", [(3,)]),
-    ("SELECT count(*) FROM information_schema.columns WHERE table_name = 'events'", [(9,)]),
+    ("SELECT count(*) FROM information_schema.columns WHERE table_name = 'events'", [(10,)]),
     ("SELECT column_name FROM (DESCRIBE events) LIMIT 1", [("event_id",)]),
 ]
 
@@ -88,10 +88,10 @@ def fill(con) -> None:
         INSERT INTO profiles VALUES ('00000000-0000-7000-8000-000000000001', '{"plan": "pro"}', now(), now());
         INSERT INTO events VALUES
           (uuid(), 'website', 'page', '2024-01-01', now(), '00000000-0000-7000-8000-000000000001', 's1',
-           '{"n": 1, "tag": "a"}', '{}'),
+           '{"n": 1, "tag": "a"}', '{}', DEFAULT),
           (uuid(), 'website', 'signup', '2024-01-02', now(), '00000000-0000-7000-8000-000000000001', 's1',
-           '{"n": 2, "tag": "b"}', '{}'),
-          (uuid(), 'app', 'buy', '2024-01-03', now(), NULL, NULL, '{"n": 3, "tag": "c"}', '{}');
+           '{"n": 2, "tag": "b"}', '{}', DEFAULT),
+          (uuid(), 'app', 'buy', '2024-01-03', now(), NULL, NULL, '{"n": 3, "tag": "c"}', '{}', DEFAULT);
     """)
 
 

@@ -90,6 +90,8 @@ def ingest(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         if table == "profiles":  # a new profile starts empty
             con.from_arrow(arrow).project("profile_id::UUID, '{}'::JSON, created_at, created_at").insert_into(
                 "profiles")
+        elif table == "events":  # numbered in commit order: the lake's export watermark (schema version 9)
+            con.from_arrow(arrow).project("*, nextval('events_ingest_seq')").insert_into(table)
         else:
             con.from_arrow(arrow).insert_into(table)
         if table == "events":

@@ -262,4 +262,21 @@ MIGRATIONS: tuple[str, ...] = (
            max(received_at)
     FROM rejections WHERE source_id IS NOT NULL GROUP BY ALL;
     """,
+    # 9: the lake (engine/lake/). `events.ingest_seq` numbers events in the order the store committed them (one
+    # writer commits one transaction at a time, so a reader sees every number up to the highest it sees): a node's
+    # export watermark. Existing events are numbered in their stored order. `store_info.store_id` tells this store
+    # from another that took the same node name; `lake_rows` holds a digest of each row of the upserted tables as the
+    # lake last took it, so an export sends exactly the rows that changed since.
+    """
+    CREATE SEQUENCE events_ingest_seq;
+    ALTER TABLE events ADD COLUMN ingest_seq BIGINT DEFAULT nextval('events_ingest_seq');
+    CREATE TABLE store_info (store_id UUID NOT NULL, created_at TIMESTAMPTZ NOT NULL);
+    INSERT INTO store_info VALUES (uuid(), now());
+    CREATE TABLE lake_rows (
+        lake_table  VARCHAR NOT NULL,       -- the Iceberg table's UUID: a table made anew is sent everything again
+        key         VARCHAR NOT NULL,       -- the row's key columns, joined
+        digest      UBIGINT NOT NULL,       -- hash of the row as sent
+        PRIMARY KEY (lake_table, key)
+    );
+    """,
 )

@@ -186,7 +186,8 @@ _EVENTS = """
     SELECT event_id::UUID, $source, $type || '.' || change, updated_at, make_timestamp($now)::TIMESTAMPTZ,
            profile_id::UUID, NULL,
            data, json_object('sync_run_id', $run::VARCHAR, 'object_type', $type, 'external_id', external_id,
-                             'vendor_event_id', vendor_event_id)
+                             'vendor_event_id', vendor_event_id),
+           nextval('events_ingest_seq')
     FROM changes
 """
 
