@@ -115,7 +115,8 @@ class SourceClient:
         Reads one page ahead: the request for the next page goes out (through the limiter and the retry policy,
         like any other) before this page is handed over, so the vendor's time to answer overlaps with ours to
         store the page. Its failure is raised where the next page is awaited, as if it had been sent then; a
-        caller that stops early cancels it."""
+        caller that stops early cancels it. A paginator that sets `next_path` (a next-page URL, checked to be on the
+        client's origin) has the next page read from that path instead of `path`."""
         if method not in ("GET", "POST"):
             raise ValueError(f"pages are read by GET or POST, not {method}")
         request: dict[str, Any] | None = paginator.first_request(params)
@@ -132,8 +133,8 @@ class SourceClient:
                     request = paginator.next_request(response, body)
                 except ConnectorError as exc:
                     raise exc.with_context(self.source_id, object_name) from None
-                if request is not None:
-                    pending = self._page_request(path, object_name, request, method, fetch)
+                if request is not None:  # a paginator following whole next-page URLs names the path too
+                    pending = self._page_request(paginator.next_path or path, object_name, request, method, fetch)
                 yield records, request
         finally:
             if pending is not None:
