@@ -65,6 +65,11 @@ def stripe() -> Iterator[FakeStripe]:
     assert set(fake.answers) == fake.used, "some scripted answers were never asked for"
 
 
+def nested(cursor: dict) -> dict:
+    """A cursor as it sits inside another (the hand-over a list cursor carries): without the version."""
+    return {key: value for key, value in cursor.items() if key != "v"}
+
+
 def connector(*objects: str) -> StripeConnector:
     return StripeConnector("billing", KEY, base_url=BASE, objects=list(objects) or None, rate_limit=1000,
                            now=lambda: NOW)
@@ -120,13 +125,13 @@ async def test_a_first_read_probes_events_then_lists_everything(stripe: FakeStri
         ("/v1/customers", {"limit": "100"}),
         ("/v1/customers", {"limit": "100", "starting_after": "cus_2"}),
     ]
-    handover = {"mode": "events", "after": "evt_9", "at": NOW - 50}
+    handover = {"v": 2, "phase": "changes", "after": "evt_9", "at": NOW - 50}
     scan = pages[0].scan_id
     assert scan is not None and abs(scan_started_us(scan) / 1e6 - time.time()) < 60  # a UUIDv7
     assert [ids(p) for p in pages] == [["cus_3", "cus_2"], ["cus_1"], []]
     assert pages[0].records[0] == RecordIn("cus_3", customer(3))  # as listed, read "now", no event
-    assert pages[0].cursor == {"mode": "list", "how": "list", "scan": scan, "after": "cus_2",
-                               "created": customer(2)["created"], "next": handover}
+    assert pages[0].cursor == {"v": 2, "phase": "scan", "how": "list", "scan": scan, "after": "cus_2",
+                               "created": customer(2)["created"], "next": nested(handover)}
     assert pages[1].cursor == {**pages[0].cursor, "after": "cus_1", "created": customer(1)["created"]}
     assert [p.scan_id for p in pages] == [scan] * 3
     assert [p.scan_complete for p in pages] == [False, False, True]
@@ -143,23 +148,24 @@ async def test_subscriptions_list_with_status_all_and_hand_over_without_events(s
 
     assert stripe.requests[1] == ("/v1/subscriptions", {"status": "all", "limit": "100"})
     assert [ids(p) for p in pages] == [["sub_1"], []]
-    assert pages[0].cursor["next"] == pages[1].cursor == {"mode": "events", "after": None, "at": NOW - 300}
+    assert pages[0].cursor["next"] == nested(pages[1].cursor)
+    assert pages[1].cursor == {"v": 2, "phase": "changes", "after": None, "at": NOW - 300}
     assert pages[1].scan_complete
 
 
 async def test_a_full_refresh_reads_the_list_whatever_the_cursor(stripe: FakeStripe) -> None:
     stripe.on("/v1/events", probe(), listing(url="/v1/events"))
     stripe.on("/v1/customers", {"limit": 100}, listing(customer(1)))
-    pages = await read({"mode": "events", "after": "evt_1", "at": NOW - 100}, full_refresh=True)
+    pages = await read({"v": 2, "phase": "changes", "after": "evt_1", "at": NOW - 100}, full_refresh=True)
     assert [ids(p) for p in pages] == [["cus_1"], []]
     assert [p.mode for p in pages] == ["full refresh"] * 2
     assert pages[-1].scan_complete and pages[0].cursor["how"] == "full refresh"
 
 
 async def test_a_list_cursor_resumes_after_its_last_id(stripe: FakeStripe) -> None:
-    handover = {"mode": "events", "after": "evt_1", "at": NOW - 100}
-    cursor = {"mode": "list", "how": "full refresh", "scan": "0190a0c0-0000-7000-8000-000000000000",
-              "after": "cus_5", "created": NOW - 9_995, "next": handover}
+    handover = {"v": 2, "phase": "changes", "after": "evt_1", "at": NOW - 100}
+    cursor = {"v": 2, "phase": "scan", "how": "full refresh", "scan": "0190a0c0-0000-7000-8000-000000000000",
+              "after": "cus_5", "created": NOW - 9_995, "next": nested(handover)}
     stripe.on("/v1/customers", {"limit": 100, "starting_after": "cus_5"}, listing(customer(4), customer(3)))
     pages = await read(cursor)
 
@@ -172,8 +178,8 @@ async def test_a_list_cursor_resumes_after_its_last_id(stripe: FakeStripe) -> No
 
 
 async def test_a_deleted_resume_point_continues_from_its_created_second(stripe: FakeStripe) -> None:
-    cursor = {"mode": "list", "how": "list", "scan": "0190a0c0-0000-7000-8000-000000000000", "after": "cus_x",
-              "created": 1_700_000_000, "next": {"mode": "events", "after": None, "at": NOW - 300}}
+    cursor = {"v": 2, "phase": "scan", "how": "list", "scan": "0190a0c0-0000-7000-8000-000000000000", "after": "cus_x",
+              "created": 1_700_000_000, "next": {"phase": "changes", "after": None, "at": NOW - 300}}
     stripe.on("/v1/customers", {"limit": 100, "starting_after": "cus_x"}, NOT_FOUND, status=404)
     stripe.on("/v1/customers", {"limit": 100, "created[lte]": 1_700_000_000},
               listing(customer(2), customer(1), has_more=True))
@@ -192,8 +198,8 @@ async def test_a_deleted_resume_point_continues_from_its_created_second(stripe: 
 
 async def test_an_object_deleted_during_a_fresh_read_does_not_end_it(stripe: FakeStripe) -> None:
     """The paginator's own `starting_after` (the last object of the page before) can vanish mid-read too."""
-    cursor = {"mode": "list", "how": "list", "scan": "0190a0c0-0000-7000-8000-000000000000", "after": None,
-              "created": None, "next": {"mode": "events", "after": None, "at": NOW - 300}}
+    cursor = {"v": 2, "phase": "scan", "how": "list", "scan": "0190a0c0-0000-7000-8000-000000000000", "after": None,
+              "created": None, "next": {"phase": "changes", "after": None, "at": NOW - 300}}
     stripe.on("/v1/customers", {"limit": 100}, listing(customer(3), customer(2), has_more=True))
     stripe.on("/v1/customers", {"limit": 100, "starting_after": "cus_2"}, NOT_FOUND, status=404)
     stripe.on("/v1/customers", {"limit": 100, "created[lte]": customer(2)["created"]},
@@ -205,8 +211,8 @@ async def test_an_object_deleted_during_a_fresh_read_does_not_end_it(stripe: Fak
 
 
 async def test_a_deleted_resume_point_without_its_created_second_fails(stripe: FakeStripe) -> None:
-    cursor = {"mode": "list", "how": "list", "scan": "0190a0c0-0000-7000-8000-000000000000", "after": "cus_x",
-              "created": None, "next": {"mode": "events", "after": None, "at": NOW - 300}}
+    cursor = {"v": 2, "phase": "scan", "how": "list", "scan": "0190a0c0-0000-7000-8000-000000000000", "after": "cus_x",
+              "created": None, "next": {"phase": "changes", "after": None, "at": NOW - 300}}
     stripe.on("/v1/customers", {"limit": 100, "starting_after": "cus_x"}, NOT_FOUND, status=404)
     with pytest.raises(RequestRejected) as caught:
         await read(cursor)
@@ -224,7 +230,7 @@ async def test_events_are_read_forward_and_applied_oldest_first(stripe: FakeStri
     later = customer(3)
     stripe.on("/v1/events", events_after("evt_13"),  # the newest id of the page before
               listing(event("evt_14", "customer.created", later, NOW - 600), url="/v1/events"))
-    pages = await read({"mode": "events", "after": "evt_10", "at": NOW - 1000})
+    pages = await read({"v": 2, "phase": "changes", "after": "evt_10", "at": NOW - 1000})
 
     assert [q["ending_before"] for _, q in stripe.requests] == ["evt_10", "evt_13"]
     assert all(q["types[]"] == CUSTOMER_EVENTS and q["limit"] == "100" for _, q in stripe.requests)
@@ -234,10 +240,10 @@ async def test_events_are_read_forward_and_applied_oldest_first(stripe: FakeStri
         RecordIn("cus_1", updated, updated_at_us=(NOW - 800) * 1_000_000, vendor_event_id="evt_12"),
         RecordIn("cus_2", deleted, deleted=True, updated_at_us=(NOW - 700) * 1_000_000, vendor_event_id="evt_13"),
     ]
-    assert pages[0].cursor == {"mode": "events", "after": "evt_13", "at": NOW - 700}
+    assert pages[0].cursor == {"v": 2, "phase": "changes", "after": "evt_13", "at": NOW - 700}
     assert pages[1].records == [RecordIn("cus_3", later, updated_at_us=(NOW - 600) * 1_000_000,
                                          vendor_event_id="evt_14")]
-    assert pages[1].cursor == {"mode": "events", "after": "evt_14", "at": NOW - 600}
+    assert pages[1].cursor == {"v": 2, "phase": "changes", "after": "evt_14", "at": NOW - 600}
     assert [(p.mode, p.requests, p.scan_id, p.scan_complete) for p in pages] == [("events", 1, None, False)] * 2
     assert page_1[0]["id"] == "evt_13"  # the answer itself was not reordered
 
@@ -246,7 +252,7 @@ async def test_a_canceled_subscription_is_an_update_not_a_delete(stripe: FakeStr
     canceled = {"id": "sub_1", "object": "subscription", "status": "canceled", "created": NOW - 5000}
     stripe.on("/v1/events", events_after("evt_1", SUBSCRIPTION_EVENTS),
               listing(event("evt_2", "customer.subscription.deleted", canceled, NOW - 100), url="/v1/events"))
-    pages = await read({"mode": "events", "after": "evt_1", "at": NOW - 1000}, obj="subscriptions")
+    pages = await read({"v": 2, "phase": "changes", "after": "evt_1", "at": NOW - 1000}, obj="subscriptions")
     assert pages[0].records == [RecordIn("sub_1", canceled, deleted=False, updated_at_us=(NOW - 100) * 1_000_000,
                                          vendor_event_id="evt_2")]
 
@@ -265,7 +271,7 @@ async def test_events_without_the_object_are_fetched_or_skipped(stripe: FakeStri
     stripe.on("/v1/customers/cus_8", {}, {"error": {"type": "invalid_request_error", "code": "resource_missing",
                                                     "message": "No such customer: 'cus_8'"}}, status=404)
     stripe.on("/v1/customers/cus_9", {}, {"id": "cus_9", "object": "customer", "deleted": True})
-    pages = await read({"mode": "events", "after": "evt_1", "at": NOW - 1000})
+    pages = await read({"v": 2, "phase": "changes", "after": "evt_1", "at": NOW - 1000})
 
     assert [path for path, _ in stripe.requests] == [
         "/v1/events", "/v1/customers/cus_7", "/v1/customers/cus_8", "/v1/customers/cus_9"]
@@ -274,7 +280,7 @@ async def test_events_without_the_object_are_fetched_or_skipped(stripe: FakeStri
         RecordIn("cus_8", None, deleted=True, updated_at_us=(NOW - 200) * 1_000_000, vendor_event_id="evt_5"),
         RecordIn("cus_9", None, deleted=True, updated_at_us=(NOW - 100) * 1_000_000, vendor_event_id="evt_6"),
     ]
-    assert pages[0].cursor == {"mode": "events", "after": "evt_6", "at": NOW - 100}
+    assert pages[0].cursor == {"v": 2, "phase": "changes", "after": "evt_6", "at": NOW - 100}
     assert len(pages) == 1
 
 
@@ -282,21 +288,21 @@ async def test_an_events_cursor_older_than_30_days_reads_everything_again(stripe
     stripe.on("/v1/events", probe(), listing(event("evt_99", "customer.created", customer(2), NOW - 5),
                                              url="/v1/events"))
     stripe.on("/v1/customers", {"limit": 100}, listing(customer(2), customer(1)))
-    pages = await read({"mode": "events", "after": "evt_1", "at": NOW - 31 * DAY})
+    pages = await read({"v": 2, "phase": "changes", "after": "evt_1", "at": NOW - 31 * DAY})
 
     assert [path for path, _ in stripe.requests] == ["/v1/events", "/v1/customers"]  # no ending_before=evt_1
     assert [ids(p) for p in pages] == [["cus_2", "cus_1"], []]
     assert "30 days" in pages[0].note and pages[1].note is None
     assert [p.mode for p in pages] == ["list (events expired)"] * 2
     assert pages[0].cursor["how"] == "list (events expired)"  # a resumed read says so too
-    assert pages[1].scan_complete and pages[1].cursor == {"mode": "events", "after": "evt_99", "at": NOW - 5}
+    assert pages[1].scan_complete and pages[1].cursor == {"v": 2, "phase": "changes", "after": "evt_99", "at": NOW - 5}
 
 
 async def test_an_events_cursor_within_the_30_days_reads_events(stripe: FakeStripe) -> None:
     stripe.on("/v1/events", events_after("evt_1"), listing(url="/v1/events"))
-    pages = await read({"mode": "events", "after": "evt_1", "at": NOW - 29 * DAY})
+    pages = await read({"v": 2, "phase": "changes", "after": "evt_1", "at": NOW - 29 * DAY})
     assert [(p.records, p.cursor, p.mode) for p in pages] == [
-        ([], {"mode": "events", "after": "evt_1", "at": NOW - 29 * DAY}, "events")]
+        ([], {"v": 2, "phase": "changes", "after": "evt_1", "at": NOW - 29 * DAY}, "events")]
 
 
 async def test_a_vanished_ending_before_event_reads_everything_again(stripe: FakeStripe) -> None:
@@ -305,12 +311,12 @@ async def test_a_vanished_ending_before_event_reads_everything_again(stripe: Fak
                          "message": "No such event: 'evt_gone'", "param": "ending_before"}}, status=404)
     stripe.on("/v1/events", probe(), listing(url="/v1/events"))
     stripe.on("/v1/customers", {"limit": 100}, listing(customer(1)))
-    pages = await read({"mode": "events", "after": "evt_gone", "at": NOW - 1000})
+    pages = await read({"v": 2, "phase": "changes", "after": "evt_gone", "at": NOW - 1000})
 
     assert [q.get("ending_before", q["limit"]) for _, q in stripe.requests] == ["evt_gone", "1", "100"]
     assert [ids(p) for p in pages] == [["cus_1"], []]
     assert "evt_gone" in pages[0].note and [p.mode for p in pages] == ["list (events expired)"] * 2
-    assert pages[1].scan_complete and pages[1].cursor == {"mode": "events", "after": None, "at": NOW - 300}
+    assert pages[1].scan_complete and pages[1].cursor == {"v": 2, "phase": "changes", "after": None, "at": NOW - 300}
 
 
 async def test_a_cursor_without_an_event_starts_from_the_oldest_event_since(stripe: FakeStripe) -> None:
@@ -319,22 +325,22 @@ async def test_a_cursor_without_an_event_starts_from_the_oldest_event_since(stri
     stripe.on("/v1/events", since, listing(e[5], e[4], e[3], has_more=True, url="/v1/events"))
     stripe.on("/v1/events", {**since, "starting_after": "evt_3"}, listing(e[2], e[1], url="/v1/events"))
     stripe.on("/v1/events", events_after("evt_1"), listing(e[5], e[4], e[3], e[2], url="/v1/events"))
-    pages = await read({"mode": "events", "after": None, "at": NOW - 5000})
+    pages = await read({"v": 2, "phase": "changes", "after": None, "at": NOW - 5000})
 
     assert len(stripe.requests) == 3
     assert [ids(p) for p in pages] == [["cus_1"], ["cus_2", "cus_3", "cus_4", "cus_5"]]
     assert [r.vendor_event_id for p in pages for r in p.records] == [f"evt_{n}" for n in range(1, 6)]
-    assert pages[0].cursor == {"mode": "events", "after": "evt_1", "at": NOW - 4999}
-    assert pages[1].cursor == {"mode": "events", "after": "evt_5", "at": NOW - 4995}
+    assert pages[0].cursor == {"v": 2, "phase": "changes", "after": "evt_1", "at": NOW - 4999}
+    assert pages[1].cursor == {"v": 2, "phase": "changes", "after": "evt_5", "at": NOW - 4995}
     assert [p.requests for p in pages] == [2, 1] and [p.mode for p in pages] == ["events"] * 2
 
 
 async def test_no_event_since_the_mark_moves_it_forward(stripe: FakeStripe) -> None:
     stripe.on("/v1/events", {"types[]": CUSTOMER_EVENTS, "created[gte]": NOW - 20 * DAY, "limit": 100},
               listing(url="/v1/events"))
-    pages = await read({"mode": "events", "after": None, "at": NOW - 20 * DAY})
+    pages = await read({"v": 2, "phase": "changes", "after": None, "at": NOW - 20 * DAY})
     assert len(pages) == 1
-    assert pages[0].records == [] and pages[0].cursor == {"mode": "events", "after": None, "at": NOW - 300}
+    assert pages[0].records == [] and pages[0].cursor == {"v": 2, "phase": "changes", "after": None, "at": NOW - 300}
     assert (pages[0].requests, pages[0].mode, pages[0].scan_id) == (1, "events", None)
 
 
@@ -350,7 +356,7 @@ async def test_a_refused_key_names_the_source_and_not_the_key(stripe: FakeStripe
     assert len(stripe.requests) == 1  # never retried
 
 
-@pytest.mark.parametrize("cursor", [None, {"mode": "events", "after": "evt_1", "at": NOW - 100}])
+@pytest.mark.parametrize("cursor", [None, {"v": 2, "phase": "changes", "after": "evt_1", "at": NOW - 100}])
 async def test_a_page_without_a_data_list_fails_naming_the_object(stripe: FakeStripe, cursor: Any) -> None:
     if cursor is None:
         stripe.on("/v1/events", probe(), listing(url="/v1/events"))
@@ -369,8 +375,45 @@ async def test_the_connector_has_one_stream_per_object_and_counts_requests(strip
     stripe.on("/v1/events", events_after("evt_1"), listing(url="/v1/events"))
     source = connector("customers")
     try:
-        [page] = [p async for p in source.streams()[0].read({"mode": "events", "after": "evt_1", "at": NOW},
+        [page] = [p async for p in source.streams()[0].read({"v": 2, "phase": "changes", "after": "evt_1", "at": NOW},
                                                             full_refresh=False)]
     finally:
         await source.aclose()
     assert page.records == [] and source.http_stats() == {"requests": 1, "rate_limited": 0}
+
+
+async def test_cursors_stored_by_the_previous_release_still_load(stripe: FakeStripe) -> None:
+    # version 1: the untyped dicts ({"mode": "list"|"events", ...}); a list read resumes where it was, with its
+    # hand-over, and an events cursor reads the events after it
+    legacy_list = {"mode": "list", "how": "full refresh", "scan": "0190a0c0-0000-7000-8000-000000000000",
+                   "after": "cus_5", "created": NOW - 9_995, "next": {"mode": "events", "after": "evt_1",
+                                                                       "at": NOW - 100}}
+    stripe.on("/v1/customers", {"limit": 100, "starting_after": "cus_5"}, listing(customer(4)))
+    pages = await read(legacy_list)
+    assert [ids(p) for p in pages] == [["cus_4"], []] and [p.mode for p in pages] == ["full refresh"] * 2
+    assert pages[0].cursor == {"v": 2, "phase": "scan", "how": "full refresh", "scan": legacy_list["scan"],
+                               "after": "cus_4", "created": customer(4)["created"],
+                               "next": {"phase": "changes", "after": "evt_1", "at": NOW - 100}}
+    assert pages[1].cursor == {"v": 2, "phase": "changes", "after": "evt_1", "at": NOW - 100}
+
+    e2 = event("evt_2", "customer.updated", customer(2), NOW - 50)
+    stripe.on("/v1/events", events_after("evt_1"), listing(e2, url="/v1/events"))
+    pages = await read({"mode": "events", "after": "evt_1", "at": NOW - 100})
+    assert [ids(p) for p in pages] == [["cus_2"]]
+    assert pages[0].cursor == {"v": 2, "phase": "changes", "after": "evt_2", "at": NOW - 50}
+
+
+@pytest.mark.parametrize(("cursor", "why"), [
+    ({"v": 3, "phase": "changes", "after": "evt_1", "at": NOW}, "newer inlet"),
+    ({"v": 2, "phase": "changes", "after": "evt_1"}, "at: Field required"),
+    ({"v": 2, "phase": "sideways"}, "phase"),
+    ({"mode": "teleport"}, "cannot be upgraded"),
+    (["evt_1"], "a list, not an object"),
+])
+async def test_a_cursor_it_cannot_follow_starts_a_complete_read_and_says_why(stripe: FakeStripe, cursor: Any,
+                                                                               why: str) -> None:
+    stripe.on("/v1/events", probe(), listing(url="/v1/events"))
+    stripe.on("/v1/customers", {"limit": 100}, listing(customer(1)))
+    pages = await read(cursor)
+    assert [ids(p) for p in pages] == [["cus_1"], []] and pages[-1].scan_complete
+    assert why in pages[0].note and "a complete read starts" in pages[0].note and pages[1].note is None

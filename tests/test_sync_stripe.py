@@ -86,8 +86,8 @@ def test_first_sync_pulls_everything_and_a_second_writes_nothing(tmp_path, api):
     runs = store(config, "SELECT object_type, status, records_read, records_changed, mode FROM sync_runs")
     assert {r[0] for r in runs} == set(OBJECT_TYPES.values())
     assert all(r[1] == "succeeded" and r[2] == r[3] and r[4] == "list" for r in runs)
-    cursors = dict(store(config, "SELECT object_type, cursor->>'mode' FROM sync_state"))
-    assert cursors == dict.fromkeys(OBJECT_TYPES.values(), "events")
+    cursors = dict(store(config, "SELECT object_type, cursor->>'phase' FROM sync_state"))
+    assert cursors == dict.fromkeys(OBJECT_TYPES.values(), "changes")  # the next run reads events
 
     before = records(config)
     second = sync(config)

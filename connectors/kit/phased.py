@@ -11,8 +11,8 @@ wrote (version 1: the untyped dicts inlet stored before cursors were typed) thro
 A vendor writes the three readers; each yields `Page`s whose `cursor` is the typed position after the page, and
 the last page of a phase carries the next phase's cursor. A run ends when a phase hands over to itself or to an
 earlier phase (the round is done), or when a reader hands over `None` (start over with a new complete read next
-time). A reader that finds its cursor can no longer be followed (events expired) raises `Rescan` before yielding:
-the run starts a complete read instead, with the reason in the run log.
+time). A reader that finds its cursor can no longer be followed (events expired) raises `Rescan`: the run starts a
+complete read instead, with the reason in the run log.
 """
 
 from __future__ import annotations
@@ -45,12 +45,13 @@ class UnreadableCursor(ValueError):
 
 
 class Rescan(Exception):
-    """Raised by a phase's reader before its first page: its position cannot be followed (e.g. the vendor no longer
-    keeps events that old). `reason` goes to the run log."""
+    """Raised by the reader of changes or deletions: its position cannot be followed (e.g. the vendor no longer
+    keeps events that old), so a complete read starts, labelled `how`; `reason` goes to the run log. What the
+    reader yielded before is committed already and stays (a complete read only repeats it)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, how: str = "list") -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.how = reason, how
 
 
 class CursorCodec:
@@ -137,9 +138,9 @@ class PhasedStream:
                                               requests=page.requests + requests, note=_join(note, page.note))
                     requests, note = 0, None
             except Rescan as exc:
-                if position.phase != phase:  # a reader raises it before its first page only
+                if phase == "scan":  # a complete read that cannot go on must fail, not start itself again
                     raise
-                position, spent = await self.begin_scan("list")
+                position, spent = await self.begin_scan(exc.how)
                 requests, note = requests + spent, _join(note, exc.reason)
                 continue
             if position is None or ORDER[position.phase] <= ORDER[phase] or (

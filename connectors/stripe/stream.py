@@ -6,20 +6,22 @@ so that the next runs read `/v1/events` from there, oldest first (`ending_before
 of the object. Stripe keeps events for 30 days: a cursor older than that falls back to a new complete read,
 and the run log says so.
 
-Cursors (JSON, committed with each page):
-    {"mode": "list", "scan": ..., "after": <last id read>, "created": <its created>, "next": <events cursor>}
-    {"mode": "events", "after": <last event id applied or null>, "at": <its created, or when we looked>}
+Cursors (`StripeScan`, `StripeEvents`; version 2, typed; the untyped dicts of version 1 are upgraded):
+    scan:    {"phase": "scan", "how": ..., "scan": ..., "after": <last id read>, "created": <its created>,
+              "next": <the events cursor it hands over to>}
+    changes: {"phase": "changes", "after": <last event id applied or null>, "at": <its created, or when we looked>}
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Literal
 
 from connectors.kit import EndingBefore, RequestRejected, SourceClient, StartingAfter
 from connectors.kit.ids import new_id
 from connectors.kit.model import Page, RecordIn
+from connectors.kit.phased import Cursor, CursorCodec, PhasedStream, Rescan
 from connectors.stripe.objects import StripeObject
 
 RETENTION = 30 * 86400  # seconds of events Stripe keeps
@@ -28,7 +30,38 @@ CLOCK_MARGIN = 300  # when no event marks the start, look back this far (our clo
 PAGE_SIZE = 100  # Stripe's maximum
 
 
-class StripeStream:
+class StripeEvents(Cursor):
+    phase: Literal["changes"] = "changes"
+    after: str | None  # the last event applied; None: none yet, start from the oldest one since `at`
+    at: int  # that event's `created`, or when we looked (unix seconds)
+
+
+class StripeScan(Cursor):
+    phase: Literal["scan"] = "scan"
+    how: str
+    scan: str
+    after: str | None = None  # the last object read (the list is newest first)
+    created: int | None = None  # its `created`: where to go on from if it is deleted meanwhile
+    next: StripeEvents  # the events cursor the complete read hands over to, noted before it began
+
+
+def upgrade(raw: dict[str, Any], version: int) -> dict[str, Any]:
+    """Version 1 (untyped): {"mode": "list", ...} and {"mode": "events", ...} with the same keys."""
+    mode = raw.pop("mode")
+    if mode == "events":
+        return {"phase": "changes", **raw}
+    if mode == "list":
+        return {"phase": "scan", **{"how": "list", **raw}, "next": upgrade(dict(raw["next"]), version)}
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+CURSORS = CursorCodec(StripeScan, StripeEvents, version=2, upgrade=upgrade)
+
+
+class StripeStream(PhasedStream):
+    cursors = CURSORS
+    scan_then_changes = False  # the events since the read began are read by the next run
+
     def __init__(self, client: SourceClient, obj: StripeObject, *, now: Callable[[], float] = time.time) -> None:
         self.client = client
         self.obj = obj
@@ -36,77 +69,55 @@ class StripeStream:
         self.object_type = obj.object_type
         self._now = now
 
-    # -- entry -----------------------------------------------------------------------------------------------
-    async def read(self, cursor: Any, *, full_refresh: bool) -> AsyncIterator[Page]:
-        if full_refresh or not isinstance(cursor, dict) or cursor.get("mode") not in ("list", "events"):
-            async for page in self._scan(None, "full refresh" if full_refresh and cursor else "list"):
-                yield page
-            return
-        if cursor["mode"] == "list":
-            async for page in self._scan(cursor, cursor.get("how", "list")):
-                yield page
-            return
-        async for page in self._events(cursor):
-            yield page
-
     # -- complete read of the list endpoint -------------------------------------------------------------------
-    async def _scan(self, cursor: dict | None, how: str, note: str | None = None) -> AsyncIterator[Page]:
+    async def begin_scan(self, how: str) -> tuple[StripeScan, int]:
+        """Note the newest event of the object's types first: the events after it are read once the list is."""
+        body = await self.client.get_json("/v1/events", {"types[]": list(self.obj.event_types), "limit": 1},
+                                          object_name=self.name)
+        data = body.get("data") or []
+        handover = StripeEvents(after=data[0]["id"], at=data[0]["created"]) if data else \
+            StripeEvents(after=None, at=int(self._now()) - CLOCK_MARGIN)
+        return StripeScan(how=how, scan=new_id(), next=handover), 1
+
+    async def scan(self, cursor: StripeScan) -> AsyncIterator[Page]:
         requests = 0
-        if cursor is None:
-            after_events, requests = await self._events_start(), 1
-            cursor = {"mode": "list", "how": how, "scan": new_id(), "after": None, "created": None,
-                      "next": after_events}
         params: dict[str, Any] = dict(self.obj.list_params)
-        if cursor["after"] is not None:
-            params["starting_after"] = cursor["after"]
+        if cursor.after is not None:
+            params["starting_after"] = cursor.after
         while True:
             try:
                 async for records in self.client.pages(StartingAfter(PAGE_SIZE), self.obj.path, params,
                                                        object_name=self.name, records_path="data"):
                     requests += 1
                     if records:
-                        last = records[-1]
-                        cursor = {**cursor, "after": last["id"], "created": last.get("created")}
-                    yield Page([RecordIn(r["id"], r) for r in records], cursor, scan_id=cursor["scan"],
-                               requests=requests, mode=how, note=note)
-                    requests, note = 0, None
+                        cursor = cursor.model_copy(update={"after": records[-1]["id"],
+                                                           "created": records[-1].get("created")})
+                    yield Page([RecordIn(r["id"], r) for r in records], cursor, scan_id=cursor.scan,
+                               requests=requests, mode=cursor.how)
+                    requests = 0
                 break
             except RequestRejected as exc:
                 # The object to start after was deleted meanwhile (Stripe: 404): go on from its `created`
                 # second instead; the objects met twice are unchanged and cost nothing.
-                if exc.status != 404 or cursor.get("created") is None or "created[lte]" in params:
+                if exc.status != 404 or cursor.created is None or "created[lte]" in params:
                     raise
                 requests += 1
                 params = dict(self.obj.list_params)
-                params["created[lte]"] = cursor["created"]
-        yield Page([], cursor["next"], scan_id=cursor["scan"], scan_complete=True, requests=requests, mode=how,
-                   note=note)
-
-    async def _events_start(self) -> dict:
-        """The events cursor a complete read starting now hands over to: the newest event of our types."""
-        body = await self.client.get_json("/v1/events", {"types[]": list(self.obj.event_types), "limit": 1},
-                                          object_name=self.name)
-        data = body.get("data") or []
-        if data:
-            return {"mode": "events", "after": data[0]["id"], "at": data[0]["created"]}
-        return {"mode": "events", "after": None, "at": int(self._now()) - CLOCK_MARGIN}
+                params["created[lte]"] = cursor.created
+        yield Page([], cursor.next, scan_id=cursor.scan, scan_complete=True, requests=requests, mode=cursor.how)
 
     # -- events since the cursor ------------------------------------------------------------------------------
-    async def _events(self, cursor: dict) -> AsyncIterator[Page]:
+    async def changes(self, cursor: StripeEvents) -> AsyncIterator[Page]:
         now = int(self._now())
-        if cursor.get("at", 0) < now - RETENTION + RETENTION_MARGIN:
-            note = ("the cursor is older than the 30 days of events Stripe keeps: read every object again "
-                    "(a complete read, which also finds deletions)")
-            async for page in self._scan(None, "list (events expired)", note):
-                yield page
-            return
+        if cursor.at < now - RETENTION + RETENTION_MARGIN:
+            raise Rescan("the cursor is older than the 30 days of events Stripe keeps: read every object again "
+                         "(a complete read, which also finds deletions)", how="list (events expired)")
         requests = 0
-        after = cursor.get("after")
+        after = cursor.after
         if after is None:
-            first, requests = await self._oldest_event_since(cursor["at"])
+            first, requests = await self._oldest_event_since(cursor.at)
             if first is None:  # nothing happened: move the mark forward so it never ages out
-                yield Page([], {"mode": "events", "after": None, "at": now - CLOCK_MARGIN}, requests=requests,
-                           mode="events")
+                yield Page([], StripeEvents(after=None, at=now - CLOCK_MARGIN), requests=requests, mode="events")
                 return
             records, cursor = await self.records_from_events([first], cursor)
             yield Page(records, cursor, requests=requests, mode="events")
@@ -124,9 +135,8 @@ class StripeStream:
         except RequestRejected as exc:
             if exc.status != 404:
                 raise
-            note = f"the event the cursor points at ({after}) is gone from Stripe: read every object again"
-            async for page in self._scan(None, "list (events expired)", note):
-                yield page
+            raise Rescan(f"the event the cursor points at ({after}) is gone from Stripe: read every object again",
+                         how="list (events expired)") from None
 
     async def _oldest_event_since(self, at: int) -> tuple[dict | None, int]:
         """Walk the events created at or after `at` (newest first) to the oldest one; keeps one page in memory."""
@@ -139,12 +149,13 @@ class StripeStream:
                 oldest = events[-1]
         return oldest, requests
 
-    async def records_from_events(self, events: list[dict], cursor: dict | None) -> tuple[list[RecordIn], dict | None]:
+    async def records_from_events(self, events: list[dict],
+                                  cursor: StripeEvents | None) -> tuple[list[RecordIn], StripeEvents | None]:
         """The object versions `events` carry (re-fetched when thin), and the events cursor after them; the
         signed webhook deliveries go through here too."""
         records = []
         for event in events:
-            cursor = {"mode": "events", "after": event["id"], "at": event["created"]}
+            cursor = StripeEvents(after=event["id"], at=event["created"])
             obj = (event.get("data") or {}).get("object")
             if event.get("type") not in self.obj.event_types:
                 continue
