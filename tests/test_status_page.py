@@ -1,4 +1,5 @@
-"""The status page at `/`: rendered from status rows, and served by the real server to a real headless Chromium."""
+"""The console's overview at `/` (the status page it replaced): rendered from status rows, and served by the real
+server to a real headless Chromium."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import subprocess
 import httpx
 import pytest
 
-from engine.server.pages import render_status
+from engine.console.routes import render_overview
 from tests.conftest import DEFAULT_SOURCES, InProcessServer
 
 NOW = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -36,6 +37,15 @@ ROWS = [
 ]
 
 
+TOTALS = {"events_today": 1234567, "profiles": 3, "merges": 1, "pending_writebacks": 0, "spool": 2}
+HOUR = NOW.replace(minute=0)
+
+
+def render_status(rows: list[dict], now: dt.datetime) -> str:
+    volumes = {"website": {HOUR: 7, HOUR - dt.timedelta(hours=30): 14, HOUR - dt.timedelta(days=8): 99}}
+    return render_overview(rows, volumes, TOTALS, {"stripe", "hubspot"}, now).body.decode()
+
+
 def _row(page: str, source_id: str) -> str:
     match = re.search(rf'<tr data-source="{re.escape(source_id)}"[^>]*>(.*?)</tr>', page, re.S)
     assert match, f"no row for {source_id} in:\n{page}"
@@ -50,13 +60,21 @@ def _cell(row: str, field: str) -> str:
 
 def test_page_renders_every_row_escaped_with_times_outcomes_and_schedules():
     page = render_status(ROWS, now=NOW)
-    assert "<title>inlet status</title>" in page
+    assert "<title>inlet console</title>" in page
     assert '<meta http-equiv="refresh" content="30">' in page
     assert "2025-03-01 12:00:00 UTC" in page  # when it was generated
     assert re.findall(r'<tr data-source="([^"]+)"', page) == ["stripe", "hubspot", "website"]
+    assert '<div class="n">1,234,567</div><div class="label">events today (UTC)</div>' in page
+    assert '<div class="n">2</div><div class="label">events in the spool</div>' in page
 
     # Nothing on the page may reach the network: no scripts, no external links, fonts or images.
     assert "<script" not in page and "http://" not in page and "https://" not in page and "url(" not in page
+
+    # the volume chart: the hours of the last 7 days (not older), the tallest bar the full height
+    chart = _cell(_row(page, "website"), "chart")
+    assert chart == "2025-02-28 06:00 UTC: 14 events 2025-03-01 12:00 UTC: 7 events", chart
+    assert 'data-total="21"' in _row(page, "website") and 'height="46.0"' in _row(page, "website")
+    assert "<rect" not in _row(page, "stripe")
 
     stripe = _row(page, "stripe")
     assert "Stripe &lt;live&gt;" in stripe
@@ -64,7 +82,6 @@ def test_page_renders_every_row_escaped_with_times_outcomes_and_schedules():
     assert '<span class="badge failed">failed</span>' in stripe
     assert "read 40 · changed 3" in stripe
     assert "2025-03-01 11:45:00 UTC" in stripe and "14m ago" in stripe  # started, shortened to seconds
-    assert "finished 2025-03-01 11:45:07 UTC" in _cell(stripe, "last-run")
     assert _cell(stripe, "schedule") == "every 15m"
     assert _cell(stripe, "next-run") == "2025-03-01 12:00:00 UTC now"
     assert _cell(stripe, "records") == "1,234"
@@ -76,11 +93,12 @@ def test_page_renders_every_row_escaped_with_times_outcomes_and_schedules():
     assert _cell(hubspot, "next-run") == "2025-03-01 14:00:00 +01:00 in 1h"  # its own offset, timed correctly
 
     website = _row(page, "website")
-    assert _cell(website, "schedule") == "manual"
+    assert _cell(website, "schedule") == "push"
     assert _cell(website, "enabled") == "no"
     assert '<span class="badge succeeded">succeeded</span>' in website
     assert _cell(website, "next-run") == "—"
     assert _cell(website, "records") == "—"
+    assert 'href="/sources/website"' in website
     assert (_cell(website, "events"), _cell(website, "rejections")) == ("17", "2")
     assert _cell(website, "last-event") == "2025-03-01 11:59:30 UTC 29s ago"  # whole units, never rounded up
     assert 'class="disabled"' in page.split('data-source="website"')[1].split(">")[0]
@@ -89,8 +107,8 @@ def test_page_renders_every_row_escaped_with_times_outcomes_and_schedules():
 def test_page_tolerates_missing_and_none_values_and_says_when_there_are_no_sources():
     sparse = render_status([{"source_id": "x"}, {key: None for key in ROWS[0]}, {"source_id": "y", "last_sync": "odd",
                                                                                 "last_sync_at": "not a time"}], now=NOW)
-    assert _cell(_row(sparse, "x"), "schedule") == "manual"
-    assert _cell(_row(sparse, "x"), "last-run") == "never"
+    assert _cell(_row(sparse, "x"), "schedule") == "push"
+    assert _cell(_row(sparse, "x"), "last-run") == "—"
     assert '<tr data-source="">' in sparse
     assert '<span class="badge other">odd</span>' in sparse and "not a time" in sparse
 
@@ -128,11 +146,12 @@ def test_headless_chromium_renders_a_row_for_every_source(config_path, tmp_path)
             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"chromium failed ({result.returncode}): {result.stderr[-2000:]}"
     dom = result.stdout
-    assert "<title>inlet status</title>" in dom, dom[:2000] or result.stderr[-2000:]
+    assert "<title>inlet console</title>" in dom, dom[:2000] or result.stderr[-2000:]
     for source in DEFAULT_SOURCES:
         row = _row(dom, source["id"])
         assert html.escape(source["name"]) in row
     assert _cell(_row(dom, "website"), "events") == "2"
     assert _cell(_row(dom, "app"), "events") == "0"
     assert _cell(_row(dom, "legacy"), "enabled") == "no"
-    assert _cell(_row(dom, "website"), "schedule") == "manual"
+    assert _cell(_row(dom, "website"), "schedule") == "push"
+    assert 'data-total="2"' in _row(dom, "website")  # both events in the current hour's bar

@@ -16,13 +16,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.config import ConfigError
+from engine.console import add_console
 from engine.scheduler import Scheduler
 from engine.server.collect import collect_endpoint
 from engine.server.control import ControlServer, socket_path
 from engine.server.links import pixel_endpoint, redirect_endpoint, unknown_link_endpoint
 from engine.server.metrics import add_metrics
 from engine.server.openapi import document
-from engine.server.pages import add_status_page
 from engine.server.refusals import error_response
 from engine.server.state import InletState
 from engine.server.tracking import add_tracking_routes
@@ -109,7 +109,7 @@ def create_app(state: InletState) -> FastAPI:
         damaged spool segments kept aside, refusals that could not be recorded."""
         return {"sources": await state.status(), "store": await state.store_health()}
 
-    add_status_page(app, state.status)
+    add_console(app, state.config.server.admin_token)  # `/`, /sources, /profiles; the admin token's guard
     add_metrics(app, state)  # GET /metrics (Prometheus)
 
     @app.exception_handler(StarletteHTTPException)

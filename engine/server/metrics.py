@@ -14,8 +14,6 @@ against a real Prometheus scraping a real server).
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 from collections.abc import Iterator
 
 import duckdb
@@ -28,6 +26,7 @@ from starlette.routing import Route
 from connectors.kit import observe
 from engine import metrics
 from engine.config import Config, PullSource
+from engine.console.access import allowed
 from engine.profiles.outbox import STATUSES as WRITEBACK_STATUSES
 from engine.server.refusals import error_response
 from engine.server.state import InletState
@@ -65,19 +64,9 @@ async def metrics_endpoint(request: Request) -> Response:
 
 
 def admin_allowed(request: Request, config: Config) -> bool:
-    """The hook for `server.admin_token`, which the console's issue adds to the config: once the setting exists and
-    is set, a client off loopback must send it as a Bearer token (Prometheus: `authorization: {credentials: ...}`
-    in the scrape config). Until then `/metrics` is open, like `/status`. When the console lands, this should call
-    the console's own check, so that both are behind the token in the same way."""
-    token = getattr(config.server, "admin_token", None)
-    if not token:
-        return True
-    client = request.client.host if request.client else ""
-    if _loopback(client):
-        return True
-    secret = token.get_secret_value() if hasattr(token, "get_secret_value") else str(token)
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), secret.encode())
+    """`server.admin_token`, asked for as the console asks for it (engine/console/access.py): Bearer (Prometheus:
+    `authorization: {credentials: ...}` in the scrape config) or the console's sign-in cookie."""
+    return allowed(request, config.server.admin_token)
 
 
 def writeback_counts(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
@@ -132,9 +121,3 @@ def server_gauges(state: InletState, writebacks: dict[tuple[str, str], int], wri
             family.add_metric([source_id, name], when.timestamp())
     yield family
 
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
