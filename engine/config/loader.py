@@ -152,7 +152,24 @@ def _relative_to(config: Config, base: Path) -> Config:
         updates["path"] = base / store.path
     if store.snapshot and not store.snapshot.path.is_absolute():
         updates["snapshot"] = store.snapshot.model_copy(update={"path": base / store.snapshot.path})
-    return config.model_copy(update={"store": store.model_copy(update=updates)}) if updates else config
+    if updates:
+        config = config.model_copy(update={"store": store.model_copy(update=updates)})
+    return _lake_relative_to(config, base)
+
+
+def _lake_relative_to(config: Config, base: Path) -> Config:
+    """A lake warehouse given as a relative directory, and a relative SQLite catalog file, are relative to the config
+    file too (`sqlite:///lake.db`; `sqlite:////abs/lake.db` is absolute)."""
+    lake = config.lake
+    if lake is None:
+        return config
+    updates = {}
+    if "://" not in lake.warehouse and not Path(lake.warehouse).is_absolute():
+        updates["warehouse"] = str(base.absolute() / lake.warehouse)
+    if lake.catalog.startswith("sqlite:///") and not lake.catalog.startswith("sqlite:////") \
+            and lake.catalog != "sqlite:///:memory:":
+        updates["catalog"] = "sqlite:///" + str(base.absolute() / lake.catalog[len("sqlite:///"):])
+    return config.model_copy(update={"lake": lake.model_copy(update=updates)}) if updates else config
 
 
 def _key_path(loc: Path_, kind: str) -> Path_:
