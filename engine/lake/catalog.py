@@ -11,12 +11,21 @@ from urllib.parse import urlsplit
 
 import sqlalchemy.exc
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import (
+    NamespaceAlreadyExistsError,
+    NoSuchNamespaceError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
 from pyiceberg.io import load_file_io
 from pyiceberg.table import Table
 
 from engine.config.models import LakeConfig
-from engine.lake.tables import TABLES, TableSpec
+from engine.lake import watermark
+from engine.lake.tables import EVENTS, TABLES, TableSpec
+from engine.lake.watermark import Watermark
+
+CONNECT_TIMEOUT = 10  # seconds to reach a PostgreSQL catalog
 
 
 class LakeError(Exception):
@@ -58,7 +67,10 @@ def warehouse_location(config: LakeConfig) -> str:
 
 
 def catalog_properties(config: LakeConfig) -> dict[str, str]:
-    props = {"uri": config.catalog, "warehouse": warehouse_location(config), "pool_pre_ping": "true"}
+    uri = config.catalog
+    if not uri.startswith("sqlite") and "connect_timeout=" not in uri:  # an unreachable catalog says so in seconds
+        uri += ("&" if "?" in uri else "?") + f"connect_timeout={CONNECT_TIMEOUT}"
+    props = {"uri": uri, "warehouse": warehouse_location(config), "pool_pre_ping": "true"}
     s3 = config.s3
     for key, value in (("s3.endpoint", s3.endpoint), ("s3.region", s3.region),
                        ("s3.access-key-id", s3.access_key_id),
@@ -92,6 +104,18 @@ def open_lake(config: LakeConfig) -> Lake:
     except OSError as exc:
         raise LakeError(f"lake.warehouse: cannot write table metadata under {config.warehouse}: {exc}") from None
     return Lake(config, catalog, tables)
+
+
+def read_watermark(config: LakeConfig) -> Watermark | None:
+    """The node's watermark as the lake holds it (None when it has none), making nothing: for `inlet status`."""
+    try:
+        catalog = SqlCatalog("inlet", **catalog_properties(config), init_catalog_tables="false")
+        table = catalog.load_table((config.namespace, EVENTS.name))
+    except (NoSuchTableError, NoSuchNamespaceError):
+        return None
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise LakeError(f"lake.catalog: cannot read the catalog {redact(config.catalog)}: {_reason(exc)}") from None
+    return watermark.read(table, config.node)
 
 
 def _table(catalog: SqlCatalog, config: LakeConfig, spec: TableSpec) -> Table:

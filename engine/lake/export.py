@@ -135,7 +135,7 @@ class Exporter:
                 if seq != after:
                     raise LakeError(f"lake.node: another process exports as node {self.node!r} (the lake's watermark "
                                     f"moved from {after} to {seq} meanwhile); each node needs its own name") from None
-                _pause(attempt)
+                pause(attempt)
         raise LakeError(f"lake.catalog: the events commit failed {COMMIT_ATTEMPTS} times in a row against other "
                         "nodes' commits; it is tried again at the next export")
 
@@ -173,7 +173,7 @@ class Exporter:
                 return attempt
             except CommitFailedException:  # replacing rows is idempotent: do it again on the new state
                 table = self.lake.refresh(spec.name)
-                _pause(attempt)
+                pause(attempt)
         raise LakeError(f"lake.catalog: the {spec.name} commit failed {COMMIT_ATTEMPTS} times in a row against "
                         "other nodes' commits; it is tried again at the next export")
 
@@ -195,6 +195,6 @@ def match(spec: TableSpec, keys: list[list], node: str) -> BooleanExpression:
     return reduce(Or, terms) if len(terms) > 1 else terms[0]
 
 
-def _pause(attempt: int) -> None:
+def pause(attempt: int) -> None:
     time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
 

@@ -1,0 +1,150 @@
+"""The lake in the process that holds the store: `inlet serve` exports every `lake.every` and keeps the lake tidy
+every `lake.compact_every`; `inlet lake export` (through a running server's control socket, or here) exports once;
+`inlet status` and `GET /status` show how far behind the lake is.
+
+Everything blocking (pyiceberg, reading the store) runs in a worker thread on a read cursor of the store; the one
+write, the digests of rows the lake took (engine/lake/changes.py), is a job of the store writer. The lake being
+unreachable or refusing a commit never touches acknowledgements: the events stay in the store, `last_error` says
+why, and the next export takes up from the lake's own watermark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import duckdb
+import sqlalchemy.exc
+
+from engine.config.models import LakeConfig
+from engine.lake import changes
+from engine.lake.catalog import LakeError, open_lake, read_watermark, redact
+from engine.lake.export import Exporter
+from engine.lake.housekeeping import housekeep
+from engine.store import StoreWriter, store_cursor
+
+log = logging.getLogger("inlet.lake")
+
+
+class LakeService:
+    def __init__(self, config: LakeConfig, con: duckdb.DuckDBPyConnection, writer: StoreWriter):
+        self.config = config
+        self._con = con
+        self._writer = writer
+        self._lock = asyncio.Lock()  # one export or housekeeping at a time
+        self._exporter: Exporter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.last_export_at: datetime | None = None
+        self.last_result: dict | None = None
+        self.last_error: str | None = None
+        self.last_housekeeping: dict | None = None
+        self.exports = 0
+
+    async def export_now(self) -> dict:
+        """One export, after whatever export runs now; returns what it sent. Raises LakeError."""
+        async with self._lock:
+            self._loop = asyncio.get_running_loop()
+            try:
+                exporter = self._exporter or await asyncio.to_thread(self._open)
+                self._exporter = exporter
+                result = (await asyncio.to_thread(_guarded, exporter.export)).as_dict()
+            except LakeError as exc:
+                self.last_error = str(exc)
+                raise
+            self.last_error = None
+            self.last_export_at = datetime.now(UTC)
+            self.last_result = result
+            self.exports += 1
+            return result
+
+    async def housekeep_now(self) -> dict:
+        async with self._lock:
+            if self._exporter is None:
+                raise LakeError("lake: housekeeping waits for the first export to open the lake")
+            result = await asyncio.to_thread(_guarded, housekeep, self._exporter.lake)
+            self.last_housekeeping = {"at": datetime.now(UTC).isoformat(), **result}
+            return result
+
+    async def run_forever(self) -> None:
+        """`inlet serve`'s loop: export, then wait `every`; housekeeping when `compact_every` has passed."""
+        every = self.config.every.total_seconds()
+        next_housekeeping = time.monotonic() + self.config.compact_every.total_seconds()
+        while True:
+            started = time.monotonic()
+            try:
+                result = await self.export_now()
+                if result["events"] or result["upserted"] or result["deleted"]:
+                    log.info("lake export: %s", result)
+                if time.monotonic() >= next_housekeeping:
+                    next_housekeeping = time.monotonic() + self.config.compact_every.total_seconds()
+                    log.info("lake housekeeping: %s", await self.housekeep_now())
+            except LakeError as exc:
+                log.error("lake export failed (the events stay in the store and go at the next one): %s", exc)
+            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+
+    async def status(self) -> dict:
+        """What `/status` and `inlet status` show of the lake."""
+        def behind() -> tuple[int, object]:
+            cur = store_cursor(self._con)
+            try:
+                return changes.behind(cur, self._exporter.mark if self._exporter else 0)
+            finally:
+                cur.close()
+
+        count, oldest = await asyncio.to_thread(behind)
+        return describe(self.config, self._exporter.mark if self._exporter else None, count, oldest,
+                        last_export_at=self.last_export_at, last_error=self.last_error,
+                        last_result=self.last_result, last_housekeeping=self.last_housekeeping)
+
+    def _open(self) -> Exporter:
+        return Exporter(open_lake(self.config), lambda: store_cursor(self._con), self._remember)
+
+    def _remember(self, fn: Callable[[duckdb.DuckDBPyConnection], object]) -> object:
+        """Run `fn` as a store writer job from the export's worker thread, and wait for its commit."""
+        return asyncio.run_coroutine_threadsafe(self._writer.run(fn), self._loop).result()
+
+
+def _guarded(fn, *args):
+    """Errors of the catalog's database or of the warehouse's storage, as LakeErrors naming the key."""
+    try:
+        return fn(*args)
+    except LakeError:
+        raise
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise LakeError(f"lake.catalog: {_first_line(getattr(exc, 'orig', None) or exc)}") from None
+    except OSError as exc:
+        raise LakeError(f"lake.warehouse: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def describe(config: LakeConfig, mark: int | None, behind: int, oldest, **more) -> dict:
+    """The lake's lag: events the store holds that the lake does not (`events_behind`), and how long the oldest of
+    them has waited (`lag_seconds`; 0 when none waits)."""
+    lag = 0.0
+    if behind and oldest is not None:
+        oldest_at = oldest if isinstance(oldest, datetime) else datetime.fromisoformat(str(oldest))
+        lag = max(0.0, (datetime.now(UTC) - oldest_at).total_seconds())
+    out = {"node": config.node, "catalog": redact(config.catalog), "warehouse": config.warehouse,
+           "namespace": config.namespace, "watermark": mark, "events_behind": int(behind),
+           "lag_seconds": round(lag, 3)}
+    for key, value in more.items():
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def file_status(config: LakeConfig, query: Callable[[str], list[list]]) -> dict:
+    """The lake's lag without a server: the watermark read from the lake, the events behind from the store file."""
+    try:
+        mark = _guarded(read_watermark, config)
+    except LakeError as exc:
+        return {**describe(config, None, 0, None), "last_error": str(exc)}
+    seq = mark.seq if mark else 0
+    rows = query(f"SELECT count(*), min(received_at) FROM events WHERE ingest_seq > {seq}")
+    return describe(config, seq, rows[0][0], rows[0][1])
