@@ -1,0 +1,144 @@
+"""The console in a real headless Chromium against the real server: the overview, a source's live debugger
+receiving an event sent during the test, hostile event properties and names shown as text, the profile search, and
+a merged profile's page (the merged id redirects to the live profile, whose timeline has both profiles' events)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from tests.browser import Browser
+from tests.conftest import InProcessServer, write_config
+
+WRITE_KEY = "wk_console_test_key"
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+SOURCES = [
+    {"id": "website", "name": f"Web {HOSTILE}", "channel": "web", "bridge": "webhook"},
+    {"id": "app", "name": "Mobile app", "channel": "mobile", "bridge": "tracking", "write_key": WRITE_KEY,
+     "mapping": "default"},
+]
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("console")
+    with InProcessServer(write_config(directory, sources=SOURCES)) as srv, \
+            httpx.Client(base_url=srv.url, timeout=30) as http, Browser(directory) as browser:
+        yield srv, http, browser
+
+
+def _identify(http: httpx.Client, user_id: str, anonymous_id: str, email: str, **traits) -> None:
+    answer = http.post("/v1/identify", auth=(WRITE_KEY, ""), json={
+        "userId": user_id, "anonymousId": anonymous_id, "traits": {"email": email, **traits}})
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_overview_shows_every_source_with_its_chart_and_the_totals(console):
+    srv, http, browser = console
+    assert http.post("/collect/page-view/website/visitor-1", json={"path": "/pricing"}).status_code == 200
+    assert http.get("/status").status_code == 200  # the writer flushed
+    page = browser.open(f"{srv.url}/")
+    try:
+        rows = page.eval("[...document.querySelectorAll('tr[data-source]')].map(r => r.dataset.source)")
+        assert rows == ["website", "app"]
+        name = page.eval("document.querySelector('tr[data-source=website] td').textContent")
+        assert HOSTILE in name  # shown as text, not markup
+        assert page.eval("window.pwned") is None and page.eval("document.querySelectorAll('img').length") == 0
+        bars = page.eval("document.querySelectorAll('tr[data-source=website] svg.chart rect').length")
+        assert bars >= 1
+        assert page.eval("document.querySelector('[data-total=events-today] .n').textContent") != "0"
+    finally:
+        page.close()
+
+
+def test_the_live_debugger_shows_an_event_sent_while_the_page_is_open(console):
+    srv, http, browser = console
+    page = browser.open(f"{srv.url}/sources/website")
+    try:
+        before = page.eval("document.querySelectorAll('#debugger-events details').length")
+        properties = {"path": "/live", "note": HOSTILE, "n": 42}
+        sent = http.post("/collect/debug-me/website/visitor-live", json=properties)
+        assert sent.status_code == 200
+        event_id = sent.json()["event_id"]
+        page.wait_for(f"!!document.querySelector('details[data-event-id=\"{event_id}\"]')")
+        assert page.eval("document.querySelectorAll('#debugger-events details').length") == before + 1
+        newest = "document.querySelector('#debugger-events details')"
+        assert page.eval(f"{newest}.dataset.eventId") == event_id  # newest first
+        assert page.eval(f"{newest}.querySelector('.event-type').textContent") == "debug-me"
+        page.eval(f"{newest}.open = true")
+        shown = json.loads(page.eval(f"{newest}.querySelector('pre.properties').textContent"))
+        assert shown == properties
+        context = json.loads(page.eval(f"{newest}.querySelector('pre.context').textContent"))
+        assert context["ip"] == "127.0.0.1"
+        assert page.eval("window.pwned") is None and page.eval("document.querySelectorAll('img').length") == 0
+        # a second one arrives too, once
+        again = http.post("/collect/debug-me-too/website/visitor-live", json={"n": 43}).json()["event_id"]
+        page.wait_for(f"!!document.querySelector('details[data-event-id=\"{again}\"]')")
+        ids = page.eval("[...document.querySelectorAll('#debugger-events details')].map(d => d.dataset.eventId)")
+        assert ids[:2] == [again, event_id] and len(ids) == len(set(ids))
+        snippet = page.eval("document.querySelector('[data-section=snippet]').textContent")
+        assert f"{srv.url}/collect/console-test/website/test-visitor" in snippet
+    finally:
+        page.close()
+
+
+def test_profile_search_and_a_merged_profiles_page(console):
+    srv, http, browser = console
+    # two people's devices identify as two users; then the second user turns out to have the first's email: merge
+    _identify(http, "user-ada", "device-1", "ada@example.com", name="Ada")
+    assert http.post("/collect/page-view/website/device-1", json={"path": "/docs"}).status_code == 200
+    _identify(http, "user-ada-2", "device-2", "ada.work@example.com", phone="+44 20 7946 0000")
+    assert http.post("/collect/signup/website/device-2", json={"plan": "pro"}).status_code == 200
+    _identify(http, "user-ada-2", "device-2", "ada@example.com")  # the email the first profile holds: they merge
+    survivor, merged = srv.sql("SELECT merged_into::VARCHAR, profile_id::VARCHAR FROM profile_merges")[0]
+
+    page = browser.open(f"{srv.url}/profiles?q=ADA@example.com")
+    try:
+        found = page.eval("[...document.querySelectorAll('#results tr[data-profile]')].map(r => r.dataset.profile)")
+        assert found == [survivor]
+        for q in ("user-ada-2", "device-2", merged):  # a user id, a session id, the merged profile's id
+            page.go(f"{srv.url}/profiles?{urlencode({'q': q})}")
+            assert page.eval("[...document.querySelectorAll('#results tr[data-profile]')]"
+                             ".map(r => r.dataset.profile)") == [survivor], q
+        page.go(f"{srv.url}/profiles?q=nobody%40example.com")
+        assert "No profile has" in page.eval("document.querySelector('#results').textContent")
+
+        page.go(f"{srv.url}/profiles/{merged}")  # the merged id leads to the live profile
+        assert page.url().startswith(f"{srv.url}/profiles/{survivor}")
+        assert page.eval("document.getElementById('profile-id').textContent") == survivor
+        assert merged in page.eval("document.getElementById('merged-notice').textContent")
+        assert page.eval("[...document.querySelectorAll('[data-merged]')].map(r => r.dataset.merged)") == [merged]
+        kinds = page.eval("[...document.querySelectorAll('[data-section=identities] tr[data-kind]')]"
+                          ".map(r => r.dataset.kind + ' ' + r.children[1].textContent)")
+        assert {"email ada@example.com", "email ada.work@example.com", "user_id user-ada",
+                "user_id user-ada-2"} <= set(kinds)
+        name = page.eval("document.querySelector('[data-attribute=name]').textContent")
+        assert "Ada" in name and "app" in name  # value and provenance
+        timeline = page.eval("[...document.querySelectorAll('[data-section=timeline] details')]"
+                             ".map(d => d.dataset.source + ' ' + d.querySelector('strong').textContent)")
+        assert {"website page-view", "website signup", "app identify"} <= set(timeline)
+        assert any(merged in t for t in page.eval(
+            "[...document.querySelectorAll('[data-section=timeline] details')].map(d => d.textContent)"))
+    finally:
+        page.close()
+
+
+def test_hostile_requests_get_answers_not_errors(console):
+    srv, http, _ = console
+    assert http.get("/profiles", params={"q": "x" * 300}).status_code == 400
+    assert http.get("/profiles/not-a-profile").status_code == 404
+    assert http.get("/profiles/00000000-0000-7000-8000-000000000000").status_code == 404
+    assert http.get("/sources/nosuch").status_code == 404
+    assert http.get("/sources/nosuch/events.json").json()["error"] == "unknown_source"
+    bad = http.get("/sources/website/events.json", params={"since": "yesterday"})
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_since"
+    for q in ("'; DROP TABLE events; --", "%", "\\", "\x00", "😀", "a/b/c", "00000000-0000-0000-0000-00000000000g"):
+        assert http.get("/profiles", params={"q": q}).status_code == 200, q
+    page = http.get("/profiles", params={"q": HOSTILE})
+    assert HOSTILE not in page.text and "&lt;img src=x" in page.text
+    future = http.get("/sources/website/events.json", params={"since": "2999-01-01T00:00:00"})
+    assert future.status_code == 200 and future.json()["events"] == []
+    assert srv.sql("SELECT count(*) FROM events")[0][0] > 0  # nothing dropped
