@@ -12,7 +12,8 @@ import pytest
 import respx
 
 from connectors.hubspot.connector import HubSpotConnector
-from connectors.hubspot.stream import LOOKBACK_MS, SEARCH_PAGE, URL_BUDGET
+from connectors.hubspot.search import SEARCH_PAGE
+from connectors.hubspot.stream import LOOKBACK_MS, URL_BUDGET
 from connectors.hubspot.times import iso, to_ms
 from connectors.kit import DailyLimitReached
 from connectors.kit.model import Page
@@ -140,7 +141,7 @@ async def test_first_sync_lists_every_property_in_the_url_then_hands_over_to_sea
         {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(NOW_MS - LOOKBACK_MS)}]
     assert search["sorts"] == [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
     assert search["after"] == "0" and search["limit"] == SEARCH_PAGE
-    assert pages[-1].cursor["phase"] == "search" and pages[-1].cursor["fresh"]
+    assert pages[-1].cursor["phase"] == "changes" and pages[-1].cursor["fresh"]
     await connector.aclose()
 
 
@@ -258,7 +259,9 @@ async def test_owners_are_a_complete_read_every_run():
         router.get(f"{BASE}/crm/v3/owners").mock(return_value=httpx.Response(200, json={"results": owners}))
         connector, s = stream(objects=("owners",))
         pages = await read_all(s, {})
-        assert ids(pages) == ["1", "2", "3"] and pages[-1].scan_complete and pages[-1].cursor == {}
+        assert ids(pages) == ["1", "2", "3"] and pages[-1].scan_complete and pages[-1].cursor is None
+        again = await read_all(s, pages[-1].cursor)  # null between runs: the next run reads them all again
+        assert ids(again) == ["1", "2", "3"] and again[-1].scan_complete and again[0].scan_id != pages[0].scan_id
         await connector.aclose()
 
 
@@ -272,3 +275,20 @@ async def test_the_daily_limit_fails_at_once_with_a_clear_message():
             await read_all(s)
         assert route.call_count == 1 and "crm" in str(caught.value) and TOKEN not in str(caught.value)
         await connector.aclose()
+
+
+async def test_an_archived_pass_stored_by_the_previous_release_resumes_it(fake):
+    # version 1's {"mode": "search", "phase": "archived", ...}: the pass goes on from its page token, then the
+    # next window starts from the stored search position
+    hs = fake(contacts=250)
+    for i in (20, 180, 240):
+        hs.archive(i, NOW_MS + 1_000)
+    connector, s = stream(now_ms=NOW_MS + 5_000)
+    first = await read_all(s, {"mode": "search", "phase": "archived", "since": NOW_MS + 77, "seen": [],
+                               "group": None, "fresh": True, "archived_since": NOW_MS, "after": None,
+                               "archived_started": NOW_MS + 4_000})
+    assert not hs.of("/crm/v3/objects/contacts/search")  # straight to the archived list
+    assert sorted(r.external_id for p in first for r in p.records if r.deleted) == ["180", "20", "240"]
+    assert first[-1].cursor == {"v": 2, "phase": "changes", "since": NOW_MS + 77, "seen": [], "group": None,
+                                "fresh": True, "archived_since": NOW_MS + 4_000}
+    await connector.aclose()

@@ -6,35 +6,40 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from connectors.hubspot.cursors import OWNER_CURSORS, OwnersScan
 from connectors.hubspot.times import to_ms
 from connectors.kit import AfterCursor, FatalError, SourceClient
 from connectors.kit.ids import new_id
 from connectors.kit.model import Page, RecordIn
+from connectors.kit.phased import PhasedStream
 
 PAGE = 100
 PATH = "/crm/v3/owners"
 
 
-class OwnersStream:
+class OwnersStream(PhasedStream):
+    """A complete read every run: its cursor is an `OwnersScan` while one is under way, null between runs."""
+
     name = "owners"
     object_type = "owner"
+    cursors = OWNER_CURSORS
 
     def __init__(self, client: SourceClient) -> None:
         self.client = client
 
-    async def read(self, cursor: Any, *, full_refresh: bool) -> AsyncIterator[Page]:
-        """Cursor: {"scan": ..., "after": <next page token>} while a read is under way, {} between runs."""
-        if full_refresh or not isinstance(cursor, dict) or not cursor.get("scan"):
-            cursor = {"scan": new_id(), "after": None}
-        params = {"archived": "false"} | ({"after": cursor["after"]} if cursor.get("after") else {})
+    async def begin_scan(self, how: str) -> tuple[OwnersScan, int]:
+        return OwnersScan(scan=new_id()), 0
+
+    async def scan(self, cursor: OwnersScan) -> AsyncIterator[Page]:
+        params = {"archived": "false"} | ({"after": cursor.after} if cursor.after else {})
         async for results, following in self.client.pages_with_next(AfterCursor(PAGE), PATH, params,
                                                                     object_name=self.name, records_path="results"):
             records = [self._record(r) for r in results]
             if following is not None:
-                cursor = {**cursor, "after": following["after"]}
-                yield Page(records, cursor, scan_id=cursor["scan"], mode="list")
+                cursor = cursor.model_copy(update={"after": following["after"]})
+                yield Page(records, cursor, scan_id=cursor.scan, mode="list")
             else:
-                yield Page(records, {}, scan_id=cursor["scan"], scan_complete=True, mode="list")
+                yield Page(records, None, scan_id=cursor.scan, scan_complete=True, mode="list")
 
     def _record(self, owner: Any) -> RecordIn:
         if not isinstance(owner, dict) or owner.get("id") in (None, ""):

@@ -5,19 +5,9 @@ asked for, by the names the properties API lists. When they fit in the URL they 
 do not, the list pages carry ids only and each page is read again by `batch/read` with the names in the body,
 so a portal with hundreds of properties never meets a 414.
 
-Later runs: the search API, filtered on the object's last-modified property and sorted ascending. It is paged
-by keyset, never by offset: each request starts again at the last modified time read (`GTE`) and skips the ids
-already read at that exact millisecond. `after` stays 0, so the search API's 10,000-result cap never applies
-however many records changed, and a record modified while the run pages cannot shift the pages and be skipped.
-When one millisecond holds a whole page (a bulk import), that millisecond is read in id order (`EQ` the time,
-`hs_object_id GT` the last id), then the run goes on after it. Each window then reads the archived list
-(`archived=true`) and marks deleted what was archived since the last window.
-
-Cursors (JSON, committed with each page):
-    {"mode": "list", "how": ..., "scan": ..., "after": <next page token or null>, "since": <ms>}
-    {"mode": "search", "phase": "search", "since": <ms>, "seen": [ids read at since], "group": <last id or null>,
-     "fresh": <window ended: start the next one LOOKBACK before since>, "archived_since": <ms>}
-    {"mode": "search", "phase": "archived", "after": <token>, "archived_started": <ms>, ...}
+Later runs: the search API, paged by keyset (`connectors/hubspot/search.py`) from where the last window ended, less
+a lookback. Each window then reads the archived list (`archived=true`) and marks deleted what was archived since the
+last window. The three are the phases of the kit's `PhasedStream`; the cursors are in `connectors/hubspot/cursors.py`.
 """
 
 from __future__ import annotations
@@ -27,21 +17,25 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
 
+from connectors.hubspot.cursors import CURSORS, HubSpotArchived, HubSpotScan, HubSpotSearch
 from connectors.hubspot.objects import CrmObject
+from connectors.hubspot.search import SearchKeyset
 from connectors.hubspot.times import to_ms
 from connectors.kit import AfterCursor, FatalError, SourceClient
 from connectors.kit.ids import new_id
 from connectors.kit.model import Page, RecordIn
+from connectors.kit.phased import PhasedStream
 
 LIST_PAGE = 100  # the list endpoints' maximum
-SEARCH_PAGE = 200  # the search endpoints' maximum
 URL_BUDGET = 8_000  # bytes of URL a list request may take; above it the properties go in batch/read bodies
 NAMES_FOR = 600.0  # seconds a property list is trusted (a sync outlives it rarely; the webhooks' stream often)
 LOOKBACK_MS = 60_000  # search is eventually consistent: each window starts this far before the last one ended
 _LIST_EXTRA = len("?limit=100&archived=false&properties=&after=") + 64  # the rest of a list URL, generously
 
 
-class HubSpotStream:
+class HubSpotStream(PhasedStream):
+    cursors = CURSORS
+
     def __init__(self, client: SourceClient, search_client: SourceClient, obj: CrmObject, *,
                  now: Callable[[], float] = time.time) -> None:
         self.client, self.search_client, self.obj = client, search_client, obj
@@ -53,22 +47,8 @@ class HubSpotStream:
     def _now_ms(self) -> int:
         return int(self._now() * 1000)
 
-    # -- entry -----------------------------------------------------------------------------------------------
-    async def read(self, cursor: Any, *, full_refresh: bool) -> AsyncIterator[Page]:
-        if full_refresh or not isinstance(cursor, dict) or cursor.get("mode") not in ("list", "search"):
-            how = "full refresh" if full_refresh and cursor else "list"
-            cursor = {"mode": "list", "how": how, "scan": new_id(), "after": None,
-                      "since": self._now_ms() - LOOKBACK_MS}
-        if cursor["mode"] == "list":
-            async for page in self._list(cursor):
-                yield page
-                cursor = page.cursor
-        if cursor.get("phase") != "archived":
-            async for page in self._search(cursor):
-                yield page
-                cursor = page.cursor
-        async for page in self._archived(cursor):
-            yield page
+    async def begin_scan(self, how: str) -> tuple[HubSpotScan, int]:
+        return HubSpotScan(how=how, scan=new_id(), since=self._now_ms() - LOOKBACK_MS), 0
 
     # -- all properties --------------------------------------------------------------------------------------
     async def _property_names(self) -> tuple[list[str], int]:
@@ -88,12 +68,12 @@ class HubSpotStream:
         return len(self.obj.path) + _LIST_EXTRA + len(quote(",".join(names), safe="")) <= URL_BUDGET
 
     # -- complete read of the list endpoint -------------------------------------------------------------------
-    async def _list(self, cursor: dict) -> AsyncIterator[Page]:
+    async def scan(self, cursor: HubSpotScan) -> AsyncIterator[Page]:
         names, requests = await self._property_names()
         in_url = self._fits_in_url(names)
         params: dict[str, Any] = {"archived": "false", "properties": ",".join(names) if in_url else "hs_object_id"}
-        if cursor["after"] is not None:
-            params["after"] = cursor["after"]
+        if cursor.after is not None:
+            params["after"] = cursor.after
         pages = self.client.pages_with_next(AfterCursor(LIST_PAGE), self.obj.path, params, object_name=self.name,
                                             records_path="results")
         async for results, following in pages:
@@ -103,13 +83,12 @@ class HubSpotStream:
                 requests += 1
             records = [self._record(r) for r in results]
             if following is not None:
-                cursor = {**cursor, "after": following["after"]}
-                yield Page(records, cursor, scan_id=cursor["scan"], requests=requests, mode=cursor["how"])
+                cursor = cursor.model_copy(update={"after": following["after"]})
+                yield Page(records, cursor, scan_id=cursor.scan, requests=requests, mode=cursor.how)
             else:  # the read is complete: what it did not meet is gone; changes since it began come by search
-                after = {"mode": "search", "phase": "search", "since": cursor["since"], "seen": [], "group": None,
-                         "fresh": False, "archived_since": cursor["since"]}
-                yield Page(records, after, scan_id=cursor["scan"], scan_complete=True, requests=requests,
-                           mode=cursor["how"])
+                after = HubSpotSearch(since=cursor.since, archived_since=cursor.since)
+                yield Page(records, after, scan_id=cursor.scan, scan_complete=True, requests=requests,
+                           mode=cursor.how)
             requests = 0
 
     async def _batch_read(self, ids: list[str], names: list[str]) -> list[dict]:
@@ -135,62 +114,36 @@ class HubSpotStream:
         return [self._record(r) for r in found]
 
     # -- changes by search ------------------------------------------------------------------------------------
-    async def _search(self, cursor: dict) -> AsyncIterator[Page]:
+    async def changes(self, cursor: HubSpotSearch) -> AsyncIterator[Page]:
         names, requests = await self._property_names()
-        c = dict(cursor)
-        if c.get("fresh"):
-            c.update(since=c["since"] - LOOKBACK_MS, seen=[], group=None, fresh=False)
-        prop = self.obj.modified
-        while True:
-            since, group = c["since"], c["group"]
-            if group is not None:
-                filters = [{"propertyName": prop, "operator": "EQ", "value": str(since)},
-                           {"propertyName": "hs_object_id", "operator": "GT", "value": str(group)}]
-                sort = "hs_object_id"
-            else:
-                filters = [{"propertyName": prop, "operator": "GTE", "value": str(since)}]
-                sort = prop
-            body = await self.search_client.post_json(
-                f"{self.obj.path}/search",
-                {"filterGroups": [{"filters": filters}], "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
-                 "properties": names, "limit": SEARCH_PAGE, "after": "0"},
-                object_name=self.name, idempotent=True)
+        if cursor.fresh:
+            cursor = cursor.model_copy(update={"since": cursor.since - LOOKBACK_MS, "seen": [], "group": None,
+                                               "fresh": False})
+        keyset = SearchKeyset(self.obj.modified, self._modified, since=cursor.since, seen=cursor.seen,
+                              group=cursor.group)
+        pages = self.search_client.pages_with_next(keyset, f"{self.obj.path}/search", {"properties": names},
+                                                   object_name=self.name, records_path="results", method="POST")
+        async for _, following in pages:
             requests += 1
-            results = body.get("results") if isinstance(body, dict) else None
-            if not isinstance(results, list):
-                raise FatalError(self.client.source_id, self.name, None, "search answered without `results`")
-            more = bool((body.get("paging") or {}).get("next")) or len(results) >= SEARCH_PAGE
-            if group is not None:
-                fresh = results
-                # the rest of this millisecond, then everything after it
-                c = {**c, "group": results[-1]["id"]} if more and results else \
-                    {**c, "group": None, "since": since + 1, "seen": []}
-            else:
-                seen = set(c["seen"])
-                fresh = [r for r in results if not (r["id"] in seen and self._modified(r) == since)]
-                if more and results:
-                    last = self._modified(results[-1])
-                    if last <= since:  # a whole page in one millisecond: read it by id
-                        c = {**c, "group": "0"}
-                    else:
-                        c = {**c, "since": last, "seen": [r["id"] for r in results if self._modified(r) == last]}
-                else:  # the window is read: next time, start from its newest change (less the lookback)
-                    newest = max((self._modified(r) for r in results), default=since)
-                    c = {**c, "since": max(newest, since), "seen": [], "group": None, "fresh": True,
-                         "phase": "archived", "after": None, "archived_started": self._now_ms()}
-            yield Page([self._record(r) for r in fresh], c, requests=requests, mode="search")
+            records = [self._record(r) for r in keyset.new]
+            if following is not None:
+                cursor = cursor.model_copy(update={"since": keyset.since, "seen": tuple(keyset.seen),
+                                                   "group": keyset.group})
+                yield Page(records, cursor, requests=requests, mode="search")
+            else:  # the window is read: deletions next, then the next window starts from its newest change
+                yield Page(records, HubSpotArchived(since=keyset.since, archived_since=cursor.archived_since,
+                                                    archived_started=self._now_ms()),
+                           requests=requests, mode="search")
             requests = 0
-            if c.get("phase") == "archived":
-                return
 
     # -- deletes: the archived list ---------------------------------------------------------------------------
-    async def _archived(self, cursor: dict) -> AsyncIterator[Page]:
+    async def deletions(self, cursor: HubSpotArchived) -> AsyncIterator[Page]:
         """Records archived since the last window are marked deleted (their stored data is kept). HubSpot
         cannot filter the archived list by time, so the whole list is read, ids only."""
-        since = cursor["archived_since"] - LOOKBACK_MS
+        since = cursor.archived_since - LOOKBACK_MS
         params: dict[str, Any] = {"archived": "true", "properties": "hs_object_id"}
-        if cursor.get("after"):
-            params["after"] = cursor["after"]
+        if cursor.after:
+            params["after"] = cursor.after
         pages = self.client.pages_with_next(AfterCursor(LIST_PAGE), self.obj.path, params, object_name=self.name,
                                             records_path="results")
         async for results, following in pages:
@@ -201,10 +154,11 @@ class HubSpotStream:
                     records.append(RecordIn(str(r["id"]), None, deleted=True,
                                             updated_at_us=None if at is None else at * 1000))
             if following is not None:
-                cursor = {**cursor, "after": following["after"]}
+                cursor = cursor.model_copy(update={"after": following["after"]})
+                yield Page(records, cursor, mode="search")
             else:
-                cursor = {**cursor, "phase": "search", "after": None, "archived_since": cursor["archived_started"]}
-            yield Page(records, cursor, mode="search")
+                yield Page(records, HubSpotSearch(since=cursor.since, fresh=True,
+                                                  archived_since=cursor.archived_started), mode="search")
 
     # -- records ---------------------------------------------------------------------------------------------
     def _modified(self, record: dict) -> int:
