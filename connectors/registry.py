@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from connectors.hubspot.spec import SPEC as HUBSPOT
 from connectors.kit.spec import VendorSpec
+from connectors.rest.spec import SPEC as REST
 from connectors.shopify.spec import SPEC as SHOPIFY
 from connectors.stripe.spec import SPEC as STRIPE
 
-VENDORS: dict[str, VendorSpec] = {spec.bridge: spec for spec in (STRIPE, HUBSPOT, SHOPIFY)}
+VENDORS: dict[str, VendorSpec] = {spec.bridge: spec for spec in (STRIPE, HUBSPOT, SHOPIFY, REST)}
 
 
 def vendor(bridge: str) -> VendorSpec | None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from mappings.writable import EVENT_BRIDGES, OBJECTS, write_problem
 Key = tuple[str | int, ...]
 HERE = Path(__file__).parent
 # the mapping `mapping: default` means: each vendor's own (in its package), and the tracking bridge's
-SHIPPED: dict[str, Path] = {**{bridge: spec.default_mapping for bridge, spec in VENDORS.items()},
+SHIPPED: dict[str, Path] = {**{bridge: spec.default_mapping for bridge, spec in VENDORS.items()
+                               if spec.default_mapping is not None},
                             "tracking": HERE / "tracking.yaml"}
 PUSH_NAMES = ", ".join(sorted(EVENT_BRIDGES))
 
@@ -29,8 +31,9 @@ def default_mapping(bridge: str) -> Path | None:
     return SHIPPED.get(bridge)
 
 
-def load_mapping(path: str | Path, bridge: str) -> Mapping:
-    """The mapping in `path` for a source of `bridge`; raises ConfigError listing every problem."""
+def load_mapping(path: str | Path, bridge: str, objects: Iterable[str] | None = None) -> Mapping:
+    """The mapping in `path` for a source of `bridge`; raises ConfigError listing every problem. `objects`: the
+    object types of this source, when its bridge has none of its own (the rest bridge's sources declare theirs)."""
     path = Path(path)
     name = str(path)
     if bridge not in OBJECTS and bridge not in EVENT_BRIDGES:
@@ -45,16 +48,17 @@ def load_mapping(path: str | Path, bridge: str) -> Mapping:
 
     if node is not None:
         _duplicate_keys(node, (), report)
-    mapping = _Reader(name, bridge, report).read(data)
+    mapping = _Reader(name, bridge, report, objects).read(data)
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
     return mapping
 
 
 class _Reader:
-    def __init__(self, file: str, bridge: str, report) -> None:
+    def __init__(self, file: str, bridge: str, report, objects: Iterable[str] | None = None) -> None:
         self.file = file
         self.bridge = bridge
+        self.objects = tuple(objects) if objects is not None else OBJECTS.get(bridge, ())
         self.report = report
         self.push = bridge in EVENT_BRIDGES
 
@@ -96,7 +100,7 @@ class _Reader:
         if not isinstance(name, str) or not name:
             self.report(at, f"{name!r} is not a valid {'event' if self.push else 'object'} type name")
             return None
-        if not self.push and name not in OBJECTS[self.bridge]:
+        if not self.push and name not in self.objects:
             known = False
             self.report(at, self._unknown_object(name))
         if value is None:
@@ -192,7 +196,7 @@ class _Reader:
             return None
 
     def _unknown_object(self, name: str) -> str:
-        valid = OBJECTS[self.bridge]
+        valid = self.objects
         plural = {("companies" if o == "company" else o + "s"): o for o in valid}
         if name in plural:
             return f"use the singular object type {plural[name]!r} (as in records.object_type)"

@@ -78,7 +78,7 @@ store: {snapshot: {path: s.duckdb, every: often}}
     f = f"{tmp_path}/inlet.yaml"
     assert f"{f}:3:6: sources[1].id: duplicate source id 'web' (first used by sources[0])" in got
     assert (f"{f}:4:40: sources[2].bridge: unknown bridge 'salesforce'; valid bridges: webhook, redirect, stripe, "
-            "hubspot, shopify, tracking") in got
+            "hubspot, shopify, rest, tracking") in got
     assert any(p.startswith(f"{f}:5:53: sources[3].enabled: ") and "boolean" in p for p in got)
     assert f"{f}:5:69: sources[3].colour: unknown key 'colour'" in got
     assert f"{f}:6:36: store.snapshot.every: 'often' is not a duration: write a positive whole number and a unit, " \
@@ -178,7 +178,7 @@ sources:
     assert f"{f}:9:11: sources[0].links.b.url: '//evil.test/x' is not an absolute http(s) URL" in got
     assert any(p.startswith(f"{f}:10:35: sources[0].links.c.event_type:") for p in got)
     assert f"{f}:11:5: sources[1].bridge: is required; valid bridges: webhook, redirect, stripe, hubspot, " \
-           "shopify, tracking" in got
+           "shopify, rest, tracking" in got
 
 
 def test_hubspot_and_shopify_sources_load_and_their_mistakes_are_named(tmp_path):

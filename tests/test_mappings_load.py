@@ -327,7 +327,7 @@ def test_files_that_are_not_mappings(tmp_path):
     ]
     assert problems(tmp_path / "missing.yaml") == [f"{tmp_path / 'missing.yaml'}: no such mapping file"]
     assert problems(default_mapping("hubspot"), "sftp") == [
-        f"{default_mapping('hubspot')}: the sftp bridge takes no mapping; mappings are for hubspot, shopify, stripe "
+        f"{default_mapping('hubspot')}: the sftp bridge takes no mapping; mappings are for hubspot, rest, shopify, stripe "
         "(objects) and redirect, tracking, webhook (events)"]
 
 

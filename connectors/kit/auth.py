@@ -7,13 +7,14 @@ reprs show only the kind of credential: objects end up in logs and tracebacks mo
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Generator, Iterable
 
 import httpx
 from pydantic import SecretStr
 
-__all__ = ["BearerToken", "HeaderToken", "redact"]
+__all__ = ["BasicCredentials", "BearerToken", "HeaderToken", "QueryToken", "redact"]
 
 MASK = "[redacted]"
 # Token shapes worth masking even when we do not hold them (a vendor echoing a key, a URL quoted in a body):
@@ -86,3 +87,45 @@ class HeaderToken(_TokenAuth):
 
     def __repr__(self) -> str:
         return f"HeaderToken(name={self.name!r}, token=SecretStr('**********'))"
+
+
+class QueryToken(_TokenAuth):
+    """A token in a named query parameter (`?api_key=...`): APIs that take no header. The URL then holds the secret,
+    which the client redacts from every error like any other."""
+
+    def __init__(self, name: str, token: str | SecretStr) -> None:
+        super().__init__(token)
+        self.name = name
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.url = request.url.copy_merge_params({self.name: self._token.get_secret_value()})
+        yield request
+
+    def __repr__(self) -> str:
+        return f"QueryToken(name={self.name!r}, token=SecretStr('**********'))"
+
+
+class BasicCredentials(httpx.Auth):
+    """HTTP Basic (RFC 7617): `Authorization: Basic base64(username:password)`. The password and the encoded pair
+    are its secrets."""
+
+    def __init__(self, username: str, password: str | SecretStr) -> None:
+        if not username:
+            raise ValueError("BasicCredentials needs a user name")
+        self.username = username
+        self._password = password if isinstance(password, SecretStr) else SecretStr(password)
+
+    def _encoded(self) -> str:
+        pair = f"{self.username}:{self._password.get_secret_value()}".encode()
+        return base64.b64encode(pair).decode("ascii")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self._password.get_secret_value(), self._encoded()) if s)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Basic {self._encoded()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return f"BasicCredentials(username={self.username!r}, password=SecretStr('**********'))"

@@ -59,7 +59,7 @@ class SourceClient:
         self.limiter = limiter
         self.retry_policy = retry_policy or RetryPolicy()
         self.idempotency_header = idempotency_header
-        self._secrets: tuple[str, ...] = tuple(getattr(auth, "secrets", ()))
+        self._auth = auth  # its `secrets`, read when an error is built: an OAuth token changes over a run
         self.requests = 0  # HTTP requests sent, retries included
         self.rate_limited = 0  # 429 answers received
         self._http = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout, transport=transport,
@@ -185,6 +185,8 @@ class SourceClient:
             observe.current().request(self.source_id, None)
             raise self._error(TransientError, object_name, None,
                               f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        except ConnectorError as exc:  # from the auth flow: an OAuth token endpoint refused or failed
+            raise self._error(type(exc), object_name, exc.status, exc.message) from None
 
     def _tracing(self, slot: object) -> dict[str, Any] | None:
         """httpx's `trace` extension telling the limiter when the request of `slot` is written, after any new
@@ -227,6 +229,10 @@ class SourceClient:
             error.retry_after = decision.wait_seconds
         log.debug("%s", error)
         raise error
+
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(getattr(self._auth, "secrets", ()))
 
     def _error(self, kind: type[ConnectorError], object_name: str, status: int | None, text: str) -> ConnectorError:
         return kind(self.source_id, object_name, status, redact(text, self._secrets))

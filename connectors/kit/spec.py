@@ -10,7 +10,8 @@ A vendor package provides:
 - `verify_webhook` and `delivery_records`: a signed delivery checked (raising SignatureRejected) and turned into
   object versions by stream name;
 - `writable`: what a two-way or `out` mapping field may write, per object type;
-- `default_mapping`: the mapping file `mapping: default` means.
+- `default_mapping`: the mapping file `mapping: default` means;
+- `source_objects`: for a bridge whose sources declare their own objects (rest), each source's objects.
 """
 
 from __future__ import annotations
@@ -47,8 +48,15 @@ class VendorSpec:
     connect: Callable[[Any, httpx.AsyncBaseTransport | None], Connector]  # (source settings, transport)
     verify_webhook: Callable[[str, WebhookRequest], None]  # (secret, request); raises SignatureRejected
     delivery_records: Callable[[Any, Mapping[str, str], bytes], Awaitable[dict[str, list[RecordIn]]]]
-    default_mapping: Path
+    default_mapping: Path | None  # None: the bridge ships none (`mapping: default` is then an error)
     writable: Mapping[str, Writable] = field(default_factory=dict)  # object_type -> what may be written
+    # the objects of one source, when each source declares its own (the rest bridge): source settings ->
+    # plural name -> records.object_type; None: every source has `objects`
+    source_objects: Callable[[Any], Mapping[str, str]] | None = None
 
     def object_type(self, name: str) -> str:
         return self.objects[name]
+
+    def objects_of(self, source: Any) -> Mapping[str, str]:
+        """Plural name -> records.object_type of the objects `source` may sync."""
+        return self.objects if self.source_objects is None else self.source_objects(source)

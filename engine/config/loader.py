@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from connectors.registry import vendor
 from engine.config.models import BRIDGES, Config
 from engine.policy.schemas import compile_schemas
 from mappings import default_mapping, load_mapping
@@ -82,7 +83,9 @@ def _load_mappings(config: Config, base: Path, problem) -> None:
                                                                    "relative to the config file, or `default`)"))
                 continue
         try:
-            config.mappings[source.id] = load_mapping(file, source.bridge)
+            spec = vendor(source.bridge)
+            objects = spec.objects_of(source).values() if spec is not None else None
+            config.mappings[source.id] = load_mapping(file, source.bridge, objects)
         except ConfigError as exc:
             problems += exc.problems
     if problems:

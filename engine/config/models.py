@@ -21,6 +21,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -317,9 +318,13 @@ class PullSource(_SourceBase, CloudAppSettings):
 
 
 def _pull_model(spec: VendorSpec) -> type[PullSource]:
-    """The config model of `spec`'s sources: PullSource with the vendor's own settings."""
-    return type(f"{spec.title}Source", (PullSource, spec.settings),
-                {"__doc__": spec.settings.__doc__, "__module__": __name__})
+    """The config model of `spec`'s sources: PullSource with the vendor's own settings. A setting the vendor
+    redefines (the rest bridge's required `base_url`, its `rate_limit` of {requests, per}) keeps the vendor's
+    definition: pydantic would otherwise take PullSource's copy of the kit's."""
+    redefined = {name: (spec.settings.model_fields[name].annotation, spec.settings.model_fields[name])
+                 for name in vars(spec.settings).get("__annotations__", {}) if name in PullSource.model_fields}
+    return create_model(f"{spec.title.replace(' ', '')}Source", __base__=(PullSource, spec.settings),
+                        __doc__=spec.settings.__doc__, __module__=__name__, **redefined)
 
 
 PULL_MODELS: dict[str, type[PullSource]] = {bridge: _pull_model(spec) for bridge, spec in VENDORS.items()}

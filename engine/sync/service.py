@@ -112,7 +112,8 @@ def object_types(source: PullSource, names: list[str]) -> list[str]:
     spec = vendor(source.bridge)
     if spec is None:
         raise SyncRefused(f"source {source.id!r}: no connector for bridge {source.bridge!r}")
-    return [spec.object_type(n) for n in names]
+    objects = spec.objects_of(source)
+    return [objects[n] for n in names]
 
 
 def result_dict(result: SyncResult) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Any REST API returning JSON as a pull source, its resources declared in YAML (`bridge: rest`)."""
