@@ -5,6 +5,8 @@ a merged profile's page (the merged id redirects to the live profile, whose time
 from __future__ import annotations
 
 import json
+import re
+import time
 from urllib.parse import urlencode
 
 import httpx
@@ -12,6 +14,7 @@ import pytest
 
 from tests.browser import Browser
 from tests.conftest import InProcessServer, write_config
+from tests.sandbox_api import SandboxAPI
 
 WRITE_KEY = "wk_console_test_key"
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
@@ -142,3 +145,30 @@ def test_hostile_requests_get_answers_not_errors(console):
     future = http.get("/sources/website/events.json", params={"since": "2999-01-01T00:00:00"})
     assert future.status_code == 200 and future.json()["events"] == []
     assert srv.sql("SELECT count(*) FROM events")[0][0] > 0  # nothing dropped
+
+
+def test_a_pull_sources_page_and_a_profile_found_by_its_vendor_record_id(tmp_path):
+    with SandboxAPI(customers=12, rate_limit=False) as api:
+        sources = [api.stripe_source(objects=["customers"], mapping="default", schedule={"every": "1h"})]
+        with InProcessServer(write_config(tmp_path, sources=sources)) as srv, \
+                httpx.Client(base_url=srv.url, timeout=30) as http:
+            deadline = time.monotonic() + 60  # a source never synced is synced at start
+            while srv.sql("SELECT count(*) FROM sync_runs WHERE status = 'succeeded'")[0][0] == 0:
+                assert time.monotonic() < deadline, srv.sql("SELECT * FROM sync_runs")
+                time.sleep(0.1)
+            page = http.get("/sources/billing").text
+            runs = re.findall(r'<tr data-run="[^"]+">(.*?)</tr>', page, re.S)
+            assert len(runs) == 1 and 'class="badge succeeded"' in runs[0] and "<code>customer</code>" in runs[0]
+            assert "every 1h" in page and "inlet sync billing" in page
+            assert '<tr data-attribute="stripe_delinquent">' in page and "identity <code>stripe_customer</code>" in page
+            assert 'data-section="cursors"' in page and "No sync has saved a cursor yet." not in page
+
+            customer, email = srv.sql("SELECT external_id, data->>'email' FROM records LIMIT 1")[0]
+            found = http.get("/profiles", params={"q": customer}).text
+            profile_ids = re.findall(r'<tr data-profile="([^"]+)">', found)
+            assert len(profile_ids) == 1 and f"billing customer {customer}" in found
+            assert re.findall(r'<tr data-profile="([^"]+)">', http.get("/profiles", params={"q": email}).text) \
+                == profile_ids
+            profile = http.get(f"/profiles/{profile_ids[0]}").text
+            assert f'data-record="billing/customer/{customer}"' in profile
+            assert re.search(r'data-source="billing">\s*<summary>.*?customer\.created', profile, re.S)
