@@ -59,6 +59,10 @@ class StoreAccess:
         """The store's intake: spool backlog, damage and quarantine (see StoreWriter.health)."""
         return {}
 
+    def lake_status(self) -> dict | None:
+        """The running server's view of the lake (engine/lake/service.py); None without a server."""
+        return None
+
     def close(self) -> None:
         pass
 
@@ -117,6 +121,11 @@ class _ServerAccess(StoreAccess):
     def health(self) -> dict:
         for answer in self._request({"op": "health"}):
             return answer["store"]
+        raise StoreError("the inlet server closed the connection before answering")
+
+    def lake_status(self) -> dict | None:
+        for answer in self._request({"op": "lake_status"}):
+            return answer["lake"]
         raise StoreError("the inlet server closed the connection before answering")
 
     def query(self, sql):

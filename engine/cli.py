@@ -114,12 +114,14 @@ def status(ctx: click.Context, fmt: str) -> None:
 
     config = _config(ctx)
     health: dict = {}
+    lake = None
     try:
         with _store(config, "These counts do") as store:
             rows = store.status()
             if rows is None:
                 rows = status_rows(config, lambda q: [r for rows in store.query(q)[2] for r in rows])
             health = store.health()
+            lake = _lake_status(config, store)
     except StoreError as exc:
         if not config.store.path.exists():
             rows = status_rows(config, lambda q: [])
@@ -131,6 +133,31 @@ def status(ctx: click.Context, fmt: str) -> None:
     printer.close()
     for warning in store_warnings(health):  # on stderr: the rows keep their shape in every format
         click.echo(f"inlet: {warning}", err=True)
+    if lake is not None:  # after the table; on stderr with csv and json, whose rows keep their shape
+        click.echo(_lake_line(lake), err=fmt != "table")
+
+
+def _lake_status(config, store) -> dict | None:
+    if config.lake is None:
+        return None
+    status = store.lake_status()
+    if status is None:
+        from engine.lake.service import file_status
+
+        status = file_status(config.lake, lambda q: [r for rows in store.query(q)[2] for r in rows])
+    return status
+
+
+def _lake_line(lake: dict) -> str:
+    behind = lake["events_behind"]
+    line = (f"lake {lake['namespace']} ({lake['catalog']}) as node {lake['node']}: "
+            + ("events not yet in the lake unknown" if behind is None else f"{behind} events not yet in the lake")
+            + (f", the oldest waiting {lake['lag_seconds']:.1f} s" if behind else ""))
+    if lake.get("last_export_at"):
+        line += f"; last export {_cell(lake['last_export_at'], 'table')}"
+    if lake.get("last_error"):
+        line += f"; error: {lake['last_error']}"
+    return line
 
 
 def _cell(value, fmt: str):
@@ -294,6 +321,26 @@ def mappings_apply(ctx: click.Context, source_id: str, object_name: str) -> None
     totals = _mappings_request(ctx, {"source_id": source_id, "object": object_name, "apply": True})
     click.echo(f"mapped {totals['records']} {object_name} of {source_id}: {totals['attributes_changed']} attribute "
                f"changes, {totals['merges']} merges, {totals['writebacks']} write-backs queued")
+
+
+@cli.group()
+def lake() -> None:
+    """The shared Apache Iceberg lake every inlet node exports its store into (`lake:` in the config)."""
+
+
+@lake.command("export")
+@click.pass_context
+def lake_export(ctx: click.Context) -> None:
+    """Export the store's new events and changed records and profiles into the lake now (in the running server,
+    else here) and say what went."""
+    from engine.lake import LakeError
+    from engine.lake.command import export_once, summary
+
+    config = _config(ctx.parent)
+    try:
+        click.echo(summary(export_once(config)))
+    except (LakeError, StoreError) as exc:
+        _fail(f"lake export failed: {exc}")
 
 
 def _rate_limit(value: str) -> bool | int:

@@ -26,7 +26,7 @@ def socket_path(store_path: Path) -> Path:
 
 
 def socket_owner(path: Path) -> dict | None:
-    """Who answers on the control socket ({"pid": ..., "role": "serve" or "sync"}), or None."""
+    """Who answers on the control socket ({"pid": ..., "role": "serve", "sync" or "lake"}), or None."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(2)
         try:
@@ -54,6 +54,8 @@ def socket_answers(path: Path) -> bool:
 
 
 def describe_owner(owner: dict) -> str:
+    if owner.get("role") == "lake":
+        return f"`inlet lake export` (pid {owner.get('pid')}) holds the store for the time of its export"
     if owner.get("role") == "sync":
         return f"`inlet sync` (pid {owner.get('pid')}) holds the store for the time of its sync"
     return f"an inlet server (pid {owner.get('pid')}) is already running on the store"

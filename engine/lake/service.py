@@ -27,6 +27,7 @@ from engine.lake.housekeeping import housekeep
 from engine.store import StoreWriter, store_cursor
 
 log = logging.getLogger("inlet.lake")
+REMEMBER_TIMEOUT = 120.0  # seconds the export waits for the store writer to keep the digests of what it sent
 
 
 class LakeService:
@@ -42,6 +43,23 @@ class LakeService:
         self.last_error: str | None = None
         self.last_housekeeping: dict | None = None
         self.exports = 0
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Start the export loop on the running event loop (`inlet serve`)."""
+        self._task = asyncio.get_running_loop().create_task(self.run_forever())
+
+    async def stop(self, timeout: float) -> None:
+        """End the loop, letting an export in progress finish its commit (it is idempotent, but a commit cut short
+        leaves files behind), for at most `timeout` seconds; before the store writer stops."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self._lock.acquire(), timeout)
+        except TimeoutError:
+            log.warning("a lake export still runs after %s s; it ends with the process (the next one takes over)",
+                        timeout)
 
     async def export_now(self) -> dict:
         """One export, after whatever export runs now; returns what it sent. Raises LakeError."""
@@ -83,6 +101,9 @@ class LakeService:
                     log.info("lake housekeeping: %s", await self.housekeep_now())
             except LakeError as exc:
                 log.error("lake export failed (the events stay in the store and go at the next one): %s", exc)
+            except Exception as exc:  # a bug must not end the exports; it is logged whole, and said in /status
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("lake export failed")
             await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
 
     async def status(self) -> dict:
@@ -104,7 +125,7 @@ class LakeService:
 
     def _remember(self, fn: Callable[[duckdb.DuckDBPyConnection], object]) -> object:
         """Run `fn` as a store writer job from the export's worker thread, and wait for its commit."""
-        return asyncio.run_coroutine_threadsafe(self._writer.run(fn), self._loop).result()
+        return asyncio.run_coroutine_threadsafe(self._writer.run(fn), self._loop).result(REMEMBER_TIMEOUT)
 
 
 def _guarded(fn, *args):
@@ -144,7 +165,7 @@ def file_status(config: LakeConfig, query: Callable[[str], list[list]]) -> dict:
     try:
         mark = _guarded(read_watermark, config)
     except LakeError as exc:
-        return {**describe(config, None, 0, None), "last_error": str(exc)}
+        return {**describe(config, None, 0, None), "events_behind": None, "last_error": str(exc)}
     seq = mark.seq if mark else 0
     rows = query(f"SELECT count(*), min(received_at) FROM events WHERE ingest_seq > {seq}")
     return describe(config, seq, rows[0][0], rows[0][1])

@@ -12,6 +12,8 @@ query through it, nobody else. The protocol is JSON lines: one request, then ans
     {"op": "health"}                       -> {"store": {...}}   (spool backlog, damage, quarantine)
     {"op": "reload"}                       -> {"ok": true, "added": [...], ...} or {"error": ..., "problems": [...]}
     {"op": "mappings", "source_id": "crm", "object": "contacts", "limit": 5, "apply": false} -> {"result": ...}
+    {"op": "lake_export"}                  -> {"result": {"events": ..., "watermark": ..., ...}}   (one export now)
+    {"op": "lake_status"}                  -> {"lake": {...}}    (the lake's lag, last export and error)
                                            -> {"progress": {...}}..., {"result": {...}} (or {"skipped": "..."})
 Any step may answer {"error": "..."} instead, and that ends the answer.
 """
@@ -84,6 +86,8 @@ class ControlServer:
                 await self._reload(writer)
             elif op == "mappings":
                 await self._mappings(writer, request)
+            elif op in ("lake_export", "lake_status"):
+                await self._lake(writer, op)
             else:
                 await _send(writer, {"error": f"unknown control operation {op!r}"})
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -156,6 +160,16 @@ class ControlServer:
             await _send(writer, {"error": str(exc)})
             return
         await _send(writer, {"result": result})
+
+    async def _lake(self, writer: asyncio.StreamWriter, op: str) -> None:
+        """`inlet lake export` (one export now, after any in progress) and the lake's lag for `inlet status`."""
+        lake = self.state.lake
+        if lake is None:
+            await _send(writer, {"error": "the running server's config has no `lake:` (add it and restart)"})
+        elif op == "lake_status":
+            await _send(writer, {"lake": await lake.status()})
+        else:
+            await _send(writer, {"result": await lake.export_now()})
 
     async def _reload(self, writer: asyncio.StreamWriter) -> None:
         if self.role != "serve":

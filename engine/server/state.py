@@ -38,6 +38,7 @@ class InletState:
     config_path: Path | None = None  # where `reload` reads the config again
     syncs: SyncService = field(init=False)
     scheduler: object | None = field(default=None, init=False)  # engine.scheduler.Scheduler, once started
+    lake: object | None = field(default=None, init=False)  # engine.lake.service.LakeService, with `lake:`
     connectors: dict = field(default_factory=dict, init=False)  # source id -> (its config, connector)
     rejections_lost: Tally = field(default_factory=lost_rejections, init=False)  # rows the store refused
     policy: Policies = field(init=False)  # the push sources' schemas and rate limits (engine/policy/)
