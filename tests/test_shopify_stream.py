@@ -222,5 +222,52 @@ async def test_product_deletion_events_mark_products_deleted(router, clock):
     deleted = [r for p in pages for r in p.records]
     assert [(r.external_id, r.deleted, r.data) for r in deleted] == [
         ("gid://shopify/Product/42", True, None), ("gid://shopify/Product/43", True, None)]
-    assert pages[-1].cursor["phase"] == "read" and pages[-1].cursor["deleted_since"] == iso_at(NOW)
+    assert pages[-1].cursor["phase"] == "changes" and pages[-1].cursor["deleted_since"] == iso_at(NOW)
+    await c.aclose()
+
+
+async def test_a_deletions_pass_stored_by_the_previous_release_resumes_at_its_page(router, clock):
+    # version 1 kept the deletion events' page token in `del_after`; the pass goes on from it, and hands back to
+    # the changes window it interrupted
+    def answer(query: str, v: dict) -> dict:
+        assert "deletionEvents" in query and v["after"] == "d7"
+        events = [{"occurredAt": "2025-06-01T10:00:00Z", "subjectId": "44", "subjectType": "PRODUCT"}]
+        return {"data": {"deletionEvents": connection(events, None)}, "extensions": cost()}
+
+    shop = FakeShopify(router, answer)
+    c = connector_for(["products"], clock)
+    legacy = {"mode": "updated", "phase": "deletions", "since": "2025-06-01T00:00:00Z", "after": None,
+              "newest": "2025-06-02T00:00:00Z", "fresh": True, "deleted_since": "2025-06-01T00:00:00Z",
+              "del_after": "d7", "deletions_started": "2025-06-03T00:00:00Z"}
+    pages = await read_all(c.streams()[0], legacy)
+    assert len(shop.calls) == 1 and [r.external_id for p in pages for r in p.records] == ["gid://shopify/Product/44"]
+    assert pages[-1].cursor == {"v": 2, "phase": "changes", "since": "2025-06-01T00:00:00Z", "after": None,
+                                "newest": "2025-06-02T00:00:00Z", "fresh": True,
+                                "deleted_since": "2025-06-03T00:00:00Z"}
+    await c.aclose()
+
+
+async def test_a_scan_resumes_at_its_end_cursor_and_an_order_deleted_meanwhile_keeps_what_was_read(router, clock):
+    def answer(query: str, v: dict) -> dict:
+        if "order(id:" in query:
+            return {"data": {"order": None}, "extensions": cost()}  # deleted between the page and its follow-up
+        if "currentAppInstallation" in query:
+            return {"data": {"currentAppInstallation": {"accessScopes": [{"handle": "read_all_orders"}]}},
+                    "extensions": cost()}
+        if v.get("query"):  # the changes since the read began, after it
+            return {"data": {"orders": connection([], None)}, "extensions": cost()}
+        assert v["after"] == "o5"
+        order = {"id": "gid://shopify/Order/6", "updatedAt": "2025-06-01T00:00:00Z",
+                 "lineItems": connection([{"id": "li1"}], "li1")}
+        return {"data": {"orders": connection([order], None)}, "extensions": cost()}
+
+    FakeShopify(router, answer)
+    c = connector_for(["orders"], clock)
+    cursor = {"v": 2, "phase": "scan", "how": "list", "scan": "0190a0c0-0000-7000-8000-000000000000",
+              "after": "o5", "started": "2025-06-10T00:00:00Z"}
+    pages = await read_all(c.streams()[0], cursor)
+    scan = [p for p in pages if p.scan_id]
+    assert [r.external_id for p in scan for r in p.records] == ["gid://shopify/Order/6"]
+    assert scan[0].records[0].data["lineItems"] == [{"id": "li1"}] and scan[-1].scan_complete
+    assert scan[0].scan_id == cursor["scan"] and scan[0].requests == 2
     await c.aclose()

@@ -158,7 +158,8 @@ class ConnectionCursor(Paginator):
         self.page_size, self.size_variable, self.cursor_variable = page_size, size_variable, cursor_variable
 
     def first_request(self, params: Mapping[str, Any] | None = None) -> Params:
-        return {**super().first_request(params), self.size_variable: self.page_size, self.cursor_variable: None}
+        """The first page: from the start, or from the cursor `params` carries (a resumed read)."""
+        return {self.cursor_variable: None, **super().first_request(params), self.size_variable: self.page_size}
 
     def next_request(self, response: httpx.Response | None, body: Any = _MISSING) -> Params | None:
         info = dig(dig(self._json(response, body), self.connection_path), ("pageInfo",))

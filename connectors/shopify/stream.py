@@ -11,11 +11,9 @@ their deletes come from the delete webhooks, and from a full refresh, which mark
 Orders created more than 60 days ago are visible only with `read_all_orders`: without it they are outside
 the read, and a full refresh leaves them alone.
 
-Cursors (JSON, committed with each page):
-    {"mode": "scan", "how": ..., "scan": ..., "after": <endCursor>, "started": <ISO>}
-    {"mode": "updated", "phase": "read", "since": <ISO>, "after": <endCursor>, "newest": <ISO>, "fresh": bool,
-     "deleted_since": <ISO>}
-    {"mode": "updated", "phase": "deletions", "del_after": <endCursor>, "deletions_started": <ISO>, ...}
+The complete read, the changes since, and the deletion events are the phases of the kit's `PhasedStream`; every
+connection is paged by the kit's one paging loop (`ConnectionCursor`), each page fetched by the cost-paced GraphQL
+request. Cursors: `connectors/shopify/cursors.py`.
 """
 
 from __future__ import annotations
@@ -25,11 +23,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.kit import FatalError, PaginationLoop
+from connectors.kit import ConnectionCursor, FatalError
 from connectors.kit.ids import new_id
 from connectors.kit.model import Page, RecordIn
+from connectors.kit.phased import PhasedStream
+from connectors.shopify.cursors import CURSORS, ShopifyDeletions, ShopifyScan, ShopifyUpdated
 from connectors.shopify.graphql import CostTooHigh, ShopifyGraphQL
-from connectors.shopify.objects import DELETIONS, ShopifyObject
+from connectors.shopify.objects import DELETIONS, Nested, ShopifyObject
 
 LOOKBACK = timedelta(minutes=2)  # each incremental read starts this far before the newest change read
 WINDOW_MARGIN = timedelta(days=1)  # orders near the edge of the 60-day window are not judged missing
@@ -57,88 +57,84 @@ def gid(kind: str, value: Any) -> str:
     return text if text.startswith("gid://") else f"gid://shopify/{kind}/{text}"
 
 
-class ShopifyStream:
+class ShopifyStream(PhasedStream):
+    cursors = CURSORS
+
     def __init__(self, gql: ShopifyGraphQL, obj: ShopifyObject, *, scopes: Callable[[], Awaitable[set[str]]],
                  now: Callable[[], float] = time.time) -> None:
         self.gql, self.obj = gql, obj
         self.name, self.object_type = obj.name, obj.object_type
         self._scopes, self._now = scopes, now
         self.page_size = obj.page_size
+        self._sent = 0  # GraphQL requests of this stream's pages (each page counts those since the one before)
 
     def _utcnow(self) -> datetime:
         return datetime.fromtimestamp(self._now(), UTC)
 
-    # -- entry -----------------------------------------------------------------------------------------------
-    async def read(self, cursor: Any, *, full_refresh: bool) -> AsyncIterator[Page]:
-        if full_refresh or not isinstance(cursor, dict) or cursor.get("mode") not in ("scan", "updated"):
-            how = "full refresh" if full_refresh and cursor else "list"
-            cursor = {"mode": "scan", "how": how, "scan": new_id(), "after": None, "started": iso(self._utcnow())}
-        if cursor["mode"] == "scan":
-            async for page in self._scan(cursor):
-                yield page
-                cursor = page.cursor
-        if cursor.get("phase") != "deletions":
-            async for page in self._updated(cursor):
-                yield page
-                cursor = page.cursor
-        if self.obj.deletions:
-            async for page in self._deletions(cursor):
-                yield page
+    # -- the phases ------------------------------------------------------------------------------------------
+    async def begin_scan(self, how: str) -> tuple[ShopifyScan, int]:
+        return ShopifyScan(how=how, scan=new_id(), started=iso(self._utcnow())), 0
 
-    # -- reads -----------------------------------------------------------------------------------------------
-    async def _scan(self, cursor: dict) -> AsyncIterator[Page]:
-        scope, note = await self._window(parse(cursor["started"]) or self._utcnow())
-        async for nodes, after, requests in self._connection(None, cursor["after"]):
+    async def scan(self, cursor: ShopifyScan) -> AsyncIterator[Page]:
+        scope, note = await self._window(parse(cursor.started) or self._utcnow())
+        async for nodes, after, requests in self._connection(None, cursor.after):
             records = [self._record(n) for n in nodes]
             if after is not None:
-                cursor = {**cursor, "after": after}
-                yield Page(records, cursor, scan_id=cursor["scan"], requests=requests, mode=cursor["how"], note=note)
+                cursor = cursor.model_copy(update={"after": after})
+                yield Page(records, cursor, scan_id=cursor.scan, requests=requests, mode=cursor.how, note=note)
             else:
-                following = {"mode": "updated", "phase": "read", "since": cursor["started"], "after": None,
-                             "newest": cursor["started"], "fresh": True, "deleted_since": cursor["started"]}
-                yield Page(records, following, scan_id=cursor["scan"], scan_complete=True, scan_scope=scope,
-                           requests=requests, mode=cursor["how"], note=note)
+                following = ShopifyUpdated(since=cursor.started, newest=cursor.started, fresh=True,
+                                           deleted_since=cursor.started)
+                yield Page(records, following, scan_id=cursor.scan, scan_complete=True, scan_scope=scope,
+                           requests=requests, mode=cursor.how, note=note)
             note = None
 
-    async def _updated(self, cursor: dict) -> AsyncIterator[Page]:
-        c = dict(cursor)
-        if c.get("fresh"):
-            since = (parse(c["newest"]) or self._utcnow()) - LOOKBACK
-            c.update(since=iso(since), after=None, fresh=False)
-        query = f"updated_at:>='{c['since']}'"
-        async for nodes, after, requests in self._connection(query, c["after"]):
+    async def changes(self, cursor: ShopifyUpdated) -> AsyncIterator[Page]:
+        if cursor.fresh:
+            since = (parse(cursor.newest) or self._utcnow()) - LOOKBACK
+            cursor = cursor.model_copy(update={"since": iso(since), "after": None, "fresh": False})
+        query = f"updated_at:>='{cursor.since}'"
+        async for nodes, after, requests in self._connection(query, cursor.after):
+            newest = cursor.newest
             for node in nodes:
-                if isinstance(node, dict) and str(node.get("updatedAt") or "") > c["newest"]:
-                    c["newest"] = node["updatedAt"]
-            c = {**c, "after": after}
+                if isinstance(node, dict) and str(node.get("updatedAt") or "") > newest:
+                    newest = node["updatedAt"]
+            following: ShopifyUpdated | ShopifyDeletions = cursor.model_copy(update={"after": after, "newest": newest})
             if after is None and self.obj.deletions:
-                c.update(fresh=True, phase="deletions", del_after=None, deletions_started=iso(self._utcnow()))
+                following = ShopifyDeletions(deletions_started=iso(self._utcnow()), deleted_since=cursor.deleted_since,
+                                             since=cursor.since, newest=newest)
             elif after is None:
-                c.update(fresh=True)
-            yield Page([self._record(n) for n in nodes], c, requests=requests, mode="updated")
+                following = following.model_copy(update={"fresh": True})
+            if isinstance(following, ShopifyUpdated):
+                cursor = following
+            yield Page([self._record(n) for n in nodes], following, requests=requests, mode="updated")
 
-    async def _deletions(self, cursor: dict) -> AsyncIterator[Page]:
+    async def deletions(self, cursor: ShopifyDeletions) -> AsyncIterator[Page]:
         """The object's deletion events since the last pass (less the lookback) mark records deleted."""
-        c = dict(cursor)
-        since = (parse(c["deleted_since"]) or self._utcnow()) - LOOKBACK
-        variables = {"first": DELETION_PAGE, "query": f"occurred_at:>='{iso(since)}'", "types": [self.obj.deletions]}
-        after, seen = c.get("del_after"), set()
-        while True:
-            data = await self.gql.execute(DELETIONS, {**variables, "after": after}, object_name=self.name)
-            connection = self._connection_of(data, "deletionEvents")
+        assert self.obj.deletions is not None
+        since = (parse(cursor.deleted_since) or self._utcnow()) - LOOKBACK
+        variables = {"query": f"occurred_at:>='{iso(since)}'", "types": [self.obj.deletions], "after": cursor.after}
+
+        async def fetch(request: dict[str, Any]) -> Any:
+            data = await self.gql.execute(DELETIONS, request, object_name=self.name)
+            self._connection_of(data, "deletionEvents")
+            return data
+
+        kind = self.obj.deletions.title()
+        async for events, following in self.gql.client.pages_with_next(
+                ConnectionCursor("deletionEvents", DELETION_PAGE), self.gql.path, variables, object_name=self.name,
+                records_path="deletionEvents.nodes", fetch=fetch):
             records = []
-            for event in connection["nodes"]:
+            for event in events:
                 at = parse(event.get("occurredAt"))
-                records.append(RecordIn(gid(self.obj.deletions.title(), event["subjectId"]), None, deleted=True,
+                records.append(RecordIn(gid(kind, event["subjectId"]), None, deleted=True,
                                         updated_at_us=None if at is None else int(at.timestamp() * 1_000_000)))
-            after = self._next(connection, seen)
-            if after is not None:
-                c = {**c, "del_after": after}
+            if following is not None:
+                cursor = cursor.model_copy(update={"after": following["after"]})
+                yield Page(records, cursor, mode="updated")
             else:
-                c = {**c, "phase": "read", "del_after": None, "deleted_since": c["deletions_started"]}
-            yield Page(records, c, mode="updated")
-            if after is None:
-                return
+                yield Page(records, ShopifyUpdated(since=cursor.since, newest=cursor.newest, fresh=True,
+                                                   deleted_since=cursor.deletions_started), mode="updated")
 
     # -- single objects (webhook deliveries) -----------------------------------------------------------------
     async def fetch(self, gids: list[str]) -> list[RecordIn]:
@@ -154,27 +150,32 @@ class ShopifyStream:
         await self._complete(nodes)
         return [self._record(n) for n in nodes]
 
-    # -- paging ----------------------------------------------------------------------------------------------
+    # -- paging ---------------------------------------------------------------------------------------------
     async def _connection(self, query: str | None,
                           after: str | None) -> AsyncIterator[tuple[list[dict], str | None, int]]:
         """(nodes with their nested connections complete, the endCursor to go on from or None, requests)."""
-        seen: set[str] = set()
+        counted = self._sent
+        async for nodes, following in self.gql.client.pages_with_next(
+                ConnectionCursor(self.obj.name, self.page_size), self.gql.path, {"query": query, "after": after},
+                object_name=self.name, records_path=f"{self.obj.name}.nodes", fetch=self._page):
+            requests, counted = self._sent - counted, self._sent
+            yield nodes, None if following is None else following["after"], requests
+
+    async def _page(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """One page of the object's connection, its nested connections complete; a page whose cost is too high
+        is asked for again, smaller."""
         while True:
             try:
-                data = await self.gql.execute(self.obj.query(), {"first": self.page_size, "after": after,
-                                                                 "query": query}, object_name=self.name)
+                data = await self.gql.execute(self.obj.query(), {**variables, "first": self.page_size},
+                                              object_name=self.name)
             except CostTooHigh:
                 if self.page_size == 1:
                     raise
                 self.page_size = max(1, self.page_size // 2)  # ask for less at once
                 continue
-            connection = self._connection_of(data, self.obj.name)
-            nodes = connection["nodes"]
-            requests = 1 + await self._complete(nodes)
-            after = self._next(connection, seen)
-            yield nodes, after, requests
-            if after is None:
-                return
+            self._sent += 1
+            self._sent += await self._complete(self._connection_of(data, self.obj.name)["nodes"])
+            return data
 
     async def _complete(self, nodes: list[dict]) -> int:
         """Read the rest of each node's nested connections; flatten them to lists. Returns the requests made."""
@@ -185,40 +186,37 @@ class ShopifyStream:
                 if not isinstance(inner, dict):
                     continue
                 items = list(inner.get("nodes") or [])
-                info, seen = inner.get("pageInfo") or {}, set()
-                while info.get("hasNextPage"):
-                    after = self._token(info.get("endCursor"), seen)
-                    data = await self.gql.execute(nested.follow_up(), {"id": node["id"], "after": after},
-                                                  object_name=self.name)
-                    requests += 1
-                    owner = data.get(nested.root)
-                    if not isinstance(owner, dict):  # deleted meanwhile: what was read is kept
-                        break
-                    inner = owner.get(nested.field) or {}
-                    items.extend(inner.get("nodes") or [])
-                    info = inner.get("pageInfo") or {}
+                info = inner.get("pageInfo") or {}
+                if info.get("hasNextPage"):
+                    if not info.get("endCursor"):
+                        raise FatalError(self.gql.client.source_id, self.name, 200,
+                                         f"{nested.field}: hasNextPage is true but endCursor is empty")
+                    async for more in self.gql.client.pages(
+                            ConnectionCursor((nested.root, nested.field), 100), self.gql.path,
+                            {"after": info["endCursor"]}, object_name=self.name,
+                            records_path=(nested.root, nested.field, "nodes"), fetch=self._follow_up(nested, node)):
+                        requests += 1
+                        items.extend(more)
                 node[nested.field] = items
         return requests
+
+    def _follow_up(self, nested: Nested, node: dict) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+        """The fetch of the rest of `node`'s nested connection; a node deleted meanwhile ends it (what was read is
+        kept)."""
+        async def fetch(request: dict[str, Any]) -> dict[str, Any]:
+            data = await self.gql.execute(nested.follow_up(), {"id": node["id"], "after": request["after"]},
+                                          object_name=self.name)
+            if not isinstance(data.get(nested.root), dict):
+                return {nested.root: {nested.field: {"nodes": [], "pageInfo": {"hasNextPage": False}}}}
+            return data
+
+        return fetch
 
     def _connection_of(self, data: dict, field: str) -> dict:
         connection = data.get(field)
         if not isinstance(connection, dict) or not isinstance(connection.get("nodes"), list):
             raise FatalError(self.gql.client.source_id, self.name, 200, f"no {field}.nodes in the GraphQL answer")
         return connection
-
-    def _next(self, connection: dict, seen: set[str]) -> str | None:
-        info = connection.get("pageInfo") or {}
-        if not info.get("hasNextPage"):
-            return None
-        return self._token(info.get("endCursor"), seen)
-
-    def _token(self, cursor: Any, seen: set[str]) -> str:
-        if not cursor:
-            raise FatalError(self.gql.client.source_id, self.name, 200, "hasNextPage is true but endCursor is empty")
-        if cursor in seen:
-            raise PaginationLoop(self.gql.client.source_id, self.name, 200, f"cursor {cursor!r} came back")
-        seen.add(cursor)
-        return cursor
 
     async def _window(self, started: datetime) -> tuple[tuple[str, str] | None, str | None]:
         """The scan's scope: everything, or for orders without `read_all_orders` the recent window only."""
