@@ -205,14 +205,24 @@ def _names(items: list[str]) -> str:
 @click.option("--object", "object_name", metavar="NAME", help="Sync only this object (plural API name: customers).")
 @click.option("--full-refresh", is_flag=True,
               help="Read every object again (not only changes since the cursor); marks what is gone as deleted.")
+@click.option("--dry-run", is_flag=True,
+              help="Print what the first page(s) of a fresh read would store, as JSON lines; store nothing.")
+@click.option("--limit-pages", type=click.IntRange(1, 1000), metavar="N",
+              help="With --dry-run: how many pages of each object to read (default 1).")
 @click.pass_context
-def sync(ctx: click.Context, source_id: str, object_name: str | None, full_refresh: bool) -> None:
+def sync(ctx: click.Context, source_id: str, object_name: str | None, full_refresh: bool, dry_run: bool,
+         limit_pages: int | None) -> None:
     """Pull one source now (in the running server, else here) and print what changed."""
     from engine.sync.launch import SyncFailed, run
     from engine.sync.report import ProgressLine, print_summary
     from engine.sync.service import SyncRefused, pull_source
 
     config = _config(ctx)
+    if limit_pages is not None and not dry_run:
+        _fail("--limit-pages goes with --dry-run (a sync reads every page, or its cursor would skip the rest)")
+    if dry_run:
+        _dry_run(config, source_id, object_name, limit_pages or 1)
+        return
     try:
         pull_source(config, source_id, object_name)
         result = run(config, source_id, object_name, full_refresh, ProgressLine())
@@ -222,6 +232,20 @@ def sync(ctx: click.Context, source_id: str, object_name: str | None, full_refre
         _fail(result["skipped"])
     print_summary(result, click.echo)
     if not result["ok"]:
+        sys.exit(1)
+
+
+def _dry_run(config, source_id: str, object_name: str | None, pages: int) -> None:
+    from engine.sync.preview import print_preview, run_preview
+    from engine.sync.service import SyncRefused, pull_source
+
+    try:
+        source = pull_source(config, source_id, object_name)
+    except SyncRefused as exc:
+        _fail(str(exc))
+    previews = run_preview(source, [object_name] if object_name else list(source.object_names), pages)
+    print_preview(source_id, previews, click.echo)
+    if any(p.error for p in previews):
         sys.exit(1)
 
 
