@@ -10,6 +10,7 @@ import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import uvicorn
 from starlette.applications import Starlette
@@ -108,7 +109,7 @@ class RestAPI:
 
     # -- endpoints -------------------------------------------------------------------------------------------------
     async def token(self, request: Request) -> Response:
-        form = dict(await request.form())
+        form = dict(parse_qsl((await request.body()).decode()))
         _, client_id, secret = self.auth or (None, None, None)
         basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
         if form.get("grant_type") != "client_credentials" or request.headers.get("authorization") != basic:

@@ -24,7 +24,7 @@ import orjson
 
 from connectors.kit import observe
 from connectors.kit.auth import redact
-from connectors.kit.errors import ConnectorError, FatalError, TransientError
+from connectors.kit.errors import ConnectorError, CredentialsRefused, FatalError, TransientError
 from connectors.kit.limiter import RateLimiter
 from connectors.kit.pagination import Paginator, dig
 from connectors.kit.retry import RetryPolicy
@@ -186,7 +186,10 @@ class SourceClient:
             raise self._error(TransientError, object_name, None,
                               f"{method} {path}: {type(exc).__name__}: {exc}") from None
         except ConnectorError as exc:  # from the auth flow: an OAuth token endpoint refused or failed
-            raise self._error(type(exc), object_name, exc.status, exc.message) from None
+            text = exc.message
+            if isinstance(exc, CredentialsRefused):
+                text = f"the credentials of source {self.source_id!r} were refused: {text}"
+            raise self._error(type(exc), object_name, exc.status, text) from None
 
     def _tracing(self, slot: object) -> dict[str, Any] | None:
         """httpx's `trace` extension telling the limiter when the request of `slot` is written, after any new

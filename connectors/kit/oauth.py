@@ -98,9 +98,8 @@ class ClientCredentials(httpx.Auth):
             if isinstance(body, dict) and isinstance(body.get("error"), str):
                 said = body["error"] + (f": {body['error_description']}"
                                         if isinstance(body.get("error_description"), str) else "")
-            raise CredentialsRefused("", "", status, f"{where} refused the client credentials of client_id "
-                                                     f"{self.client_id!r} (HTTP {status}{', ' + said if said else ''})"
-                                                     "; check the source's auth")
+            raise CredentialsRefused("", "", status, f"{where} refused client_id {self.client_id!r} (HTTP {status}"
+                                                     f"{', ' + said if said else ''}); check the source's auth")
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise FatalError("", "", status, f"{where} answered HTTP {status} without an access_token")
