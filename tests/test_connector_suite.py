@@ -24,6 +24,7 @@ import orjson
 import pytest
 import yaml
 
+from sandbox.server import STRIPE_KEY
 from tests.conftest import inlet, write_config
 from tests.sandbox_api import SandboxAPI
 from tests.stores import events, store, sync_killed_at
@@ -48,6 +49,7 @@ class Vendor:
     # late on a busy machine still lands mid-sync: in the first sync, and in the one after the changes
     hold_first: tuple[str, int] = ("", 10**9)
     hold_changes: tuple[str, int] = ("", 10**9)
+    wrong_secret: str = ""  # the secret of `bad_credentials`, when it sits deeper than its top level (rest: auth)
 
 
 # -- Stripe ----------------------------------------------------------------------------------------------------
@@ -173,7 +175,32 @@ SHOPIFY = Vendor(
      8: (429, orjson.dumps({"errors": "Exceeded 2 calls per second for api client."}), {"Retry-After": "0.5"})},
     slow={"rate_limit": 4}, kill_at=250, hold_first=("/admin/api/", 16), hold_changes=("/admin/api/", 2))
 
-VENDORS = [STRIPE, HUBSPOT, SHOPIFY]
+# -- a declared REST source (bridge: rest), reading the Stripe sandbox's customers ---------------------------------
+def _rest_source(api: SandboxAPI, **extra) -> dict:
+    return {"id": "declared", "name": "Declared", "channel": "billing", "bridge": "rest", "base_url": api.url,
+            "auth": {"type": "bearer", "token": STRIPE_KEY}, "rate_limit": {"requests": 1000, "per": "1s"},
+            "resources": {"customers": {"path": "/v1/customers", "params": {"limit": 50}, "records": "data",
+                                        "paginator": {"type": "starting_after"}}}, **extra}
+
+
+def _rest_remote(api: SandboxAPI) -> dict[Key, Any]:
+    return {("customer", oid): obj for oid, obj in api.stripe.collections["customers"].by_id.items()}
+
+
+def _rest_mutate(api: SandboxAPI) -> dict[Key, str]:
+    before = _rest_remote(api)
+    api.stripe.mutate(updates=12, deletes=3, creates=3)
+    return _expected(before, _rest_remote(api))
+
+
+REST = Vendor(
+    "stripe", "declared", {"customers": 300, "rate_limit": False}, _rest_source, _rest_remote, lambda t, data: data,
+    _rest_mutate, {"auth": {"type": "bearer", "token": "sk_test_wrong_key_4242"}},
+    {2: (429, STRIPE_429, {"Retry-After": "0.2"}), 3: (500, STRIPE_500), 5: (503, b"upstream down")},
+    slow={"rate_limit": {"requests": 2, "per": "1s"}}, kill_at=100, hold_first=("/v1/customers", 2),
+    hold_changes=("/v1/customers", 1), wrong_secret="sk_test_wrong_key_4242")
+
+VENDORS = [STRIPE, HUBSPOT, SHOPIFY, REST]
 
 
 def _expected(before: dict[Key, Any], after: dict[Key, Any]) -> dict[Key, str]:
@@ -208,7 +235,7 @@ def assert_mirrors(config: Path, api: SandboxAPI, vendor: Vendor) -> None:
         assert mine[key] == value, key
 
 
-@pytest.fixture(params=VENDORS, ids=lambda v: v.name)
+@pytest.fixture(params=VENDORS, ids=lambda v: v.source_id if v.source_id == "declared" else v.name)
 def vendor(request) -> Vendor:
     return request.param
 
@@ -262,7 +289,7 @@ def test_full_sync_mirrors_the_sandbox_a_resync_writes_nothing_and_changes_are_p
 
 
 def test_refused_credentials_fail_fast_and_name_the_source(tmp_path, vendor, api):
-    secret = next(iter(vendor.bad_credentials.values()))
+    secret = vendor.wrong_secret or next(iter(vendor.bad_credentials.values()))
     config = fresh_config(tmp_path, "a", vendor.source(api, **vendor.bad_credentials))
     result = sync(config, vendor)
     assert result.returncode == 1
