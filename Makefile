@@ -27,6 +27,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	command -v prometheus >/dev/null || (apt-get update -qq && apt-get install -y -qq prometheus)  # tests/test_dashboard.py
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql)  # the lake's catalog in tests/test_lake*.py
 	$(BIN)/ruff check .
 	$(BYTECODE)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup

@@ -3,10 +3,12 @@ tables' changed rows replaced. Blocking (pyiceberg and DuckDB); `inlet serve` ru
 cursor of the store, so acknowledgements never wait for it.
 
 Exactly once: an events commit carries the watermark it brings the node to (engine/lake/watermark.py). Iceberg's
-commit is a compare-and-swap in the catalog, so a commit fails as a whole when another node committed first
-(`CommitFailedException`); the table is then read again and, unless the watermark shows that this very commit has
-landed (an answer lost on the way back), the same rows are committed again on top of the other node's. A replaced row
-is deleted by its key and appended in one commit, so sending it twice leaves it once.
+commit is a compare-and-swap in the catalog, so a commit fails as a whole when another node committed first.
+pyiceberg (0.12) then retries it itself on the new state, reusing the files it wrote, and stops when it finds its own
+snapshot already in the table (an answer lost on the way back). When it gives up (`CommitFailedException`), the
+table is read again here and, unless the watermark shows that this very commit has landed, the same rows are
+committed again. A replaced row is deleted by its key and appended in one commit, so sending it twice leaves it
+once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from functools import reduce
 
 import duckdb
 import pyarrow as pa
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysFalse, And, BooleanExpression, EqualTo, In, Or
 
 from engine.lake import changes, watermark
@@ -153,7 +155,8 @@ class Exporter:
                 break
             done.conflicts += self._commit_upsert(spec, found)
             self._remember(lambda con, found=found: changes.remember(con, uuid, found))
-            done.upserted[spec.name] = done.upserted.get(spec.name, 0) + found.rows.num_rows
+            if found.rows.num_rows:
+                done.upserted[spec.name] = done.upserted.get(spec.name, 0) + found.rows.num_rows
             if found.gone:
                 done.deleted[spec.name] = done.deleted.get(spec.name, 0) + len(found.gone)
             if found.rows.num_rows < ROWS_PER_COMMIT and len(found.gone) < ROWS_PER_COMMIT:
@@ -171,7 +174,7 @@ class Exporter:
                     tx.append(found.rows, snapshot_properties={"inlet.node": self.node})
                 tx.commit_transaction()
                 return attempt
-            except CommitFailedException:  # replacing rows is idempotent: do it again on the new state
+            except (CommitFailedException, ValidationException):  # idempotent: again, on the new state
                 table = self.lake.refresh(spec.name)
                 pause(attempt)
         raise LakeError(f"lake.catalog: the {spec.name} commit failed {COMMIT_ATTEMPTS} times in a row against "

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from functools import reduce
 
 from pyiceberg.conversions import from_bytes
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import (
     AlwaysTrue,
     And,
@@ -152,7 +152,7 @@ def _rewrite(lake: Lake, spec: TableSpec, where: BooleanExpression, count: int) 
                          snapshot_properties={"inlet.node": lake.config.node, "inlet.operation": "compact"})
             tx.commit_transaction()
             return count
-        except CommitFailedException:
+        except (CommitFailedException, ValidationException):  # another node's commit came first
             pause(attempt)
     raise LakeError(f"lake.catalog: compacting {spec.name} lost to other nodes' commits {COMMIT_ATTEMPTS} times; "
                     "it is tried again at the next housekeeping")
