@@ -9,7 +9,10 @@ import hmac
 
 import pytest
 
-from connectors.kit.signatures import SignatureRejected, verify_hubspot, verify_shopify, verify_stripe
+from connectors.hubspot.signature import verify_hubspot
+from connectors.kit.signatures import SignatureRejected
+from connectors.shopify.signature import verify_shopify
+from connectors.stripe.signature import verify_stripe
 
 SECRET = "whsec_test_secret"
 BODY = b'{"id":"evt_1","type":"customer.updated"}'

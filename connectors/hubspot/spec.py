@@ -12,9 +12,9 @@ from pydantic import Field, SecretStr
 
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.objects import CRM_OBJECTS, OWNERS
+from connectors.hubspot.signature import HEADER, TIMESTAMP_HEADER, verify_hubspot
 from connectors.hubspot.webhook import delivery_records
 from connectors.kit.settings import CloudAppSettings
-from connectors.kit.signatures import verify_hubspot
 from connectors.kit.spec import VendorSpec, WebhookRequest
 from connectors.kit.writable import Writable
 
@@ -62,4 +62,6 @@ SPEC = VendorSpec(
     connect=connect, verify_webhook=verify, delivery_records=delivery_records,
     default_mapping=Path(__file__).with_name("mapping.yaml"),
     writable={"contact": _PROPERTIES, "company": _PROPERTIES},  # deals and owners are read only in inlet
+    webhook_headers={HEADER: "v3: base64 HMAC-SHA256 of method, URI, body and timestamp",
+                     TIMESTAMP_HEADER: "the signing time (ms)"},
 )

@@ -8,7 +8,7 @@ A vendor package provides:
   `records.object_type`;
 - `connect`: the connector of one source (its streams and writer), given the source's settings;
 - `verify_webhook` and `delivery_records`: a signed delivery checked (raising SignatureRejected) and turned into
-  object versions by stream name;
+  object versions by stream name; `webhook_headers`, the headers it signs with (for the API docs);
 - `writable`: what a two-way or `out` mapping field may write, per object type;
 - `default_mapping`: the mapping file `mapping: default` means;
 - `source_objects`: for a bridge whose sources declare their own objects (rest), each source's objects.
@@ -50,6 +50,7 @@ class VendorSpec:
     delivery_records: Callable[[Any, Mapping[str, str], bytes], Awaitable[dict[str, list[RecordIn]]]]
     default_mapping: Path | None  # None: the bridge ships none (`mapping: default` is then an error)
     writable: Mapping[str, Writable] = field(default_factory=dict)  # object_type -> what may be written
+    webhook_headers: Mapping[str, str] = field(default_factory=dict)  # header -> what it carries (for /docs)
     # the objects of one source, when each source declares its own (the rest bridge): source settings ->
     # plural name -> records.object_type; None: every source has `objects`
     source_objects: Callable[[Any], Mapping[str, str]] | None = None

@@ -10,11 +10,11 @@ from typing import ClassVar, Literal
 from pydantic import SecretStr, field_validator
 
 from connectors.kit.settings import CloudAppSettings
-from connectors.kit.signatures import verify_shopify
 from connectors.kit.spec import VendorSpec, WebhookRequest
 from connectors.kit.writable import Writable
 from connectors.shopify.connector import API_VERSION, ShopifyConnector
 from connectors.shopify.objects import OBJECTS
+from connectors.shopify.signature import HEADER, verify_shopify
 from connectors.shopify.webhook import delivery_records
 
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
@@ -67,4 +67,5 @@ SPEC = VendorSpec(
         out_key=METAFIELD, out_shown="metafields.<namespace>.<key>",
         out_only_why="inlet's Shopify pull does not read metafields (a two-way field would never see the value "
                      "in Shopify)")},
+    webhook_headers={HEADER: "base64 HMAC-SHA256 of the body"},
 )

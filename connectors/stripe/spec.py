@@ -11,11 +11,11 @@ from typing import ClassVar, Literal
 from pydantic import SecretStr
 
 from connectors.kit.settings import CloudAppSettings
-from connectors.kit.signatures import verify_stripe
 from connectors.kit.spec import VendorSpec, WebhookRequest
 from connectors.kit.writable import Writable
 from connectors.stripe.connector import StripeConnector
 from connectors.stripe.objects import OBJECTS
+from connectors.stripe.signature import HEADER, verify_stripe
 from connectors.stripe.webhook import delivery_records
 
 METADATA_KEY_MAX = 40
@@ -47,4 +47,5 @@ SPEC = VendorSpec(
         fields=("email", "name", "phone", "description"), prefix="metadata.",
         key=re.compile(rf"^[^\[\]]{{1,{METADATA_KEY_MAX}}}$"),
         shown=f"metadata.<key> (a key of at most {METADATA_KEY_MAX} characters, no '[' or ']')")},
+    webhook_headers={HEADER: "the signature: t=<unix time>,v1=<hex HMAC-SHA256>"},
 )

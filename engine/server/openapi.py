@@ -6,6 +6,7 @@ the routes take and answer: tests/test_openapi_conformance.py holds the live ser
 
 from __future__ import annotations
 
+from connectors.registry import VENDORS
 from engine.config.models import ID_PATTERN as ID
 from engine.server.collect import MAX_KEY
 from engine.server.tracking import CALLS, MAX_BATCH
@@ -208,16 +209,15 @@ def link_paths() -> dict:
     }
 
 
-def _signature(name: str, vendor: str) -> dict:
-    return {"name": name, "in": "header", "required": False, "schema": {"type": "string"},
-            "description": f"{vendor}'s signature (required for a {vendor} source)"}
-
-
 def webhook_paths() -> dict:
-    source = _param("source_id", ID, "a configured stripe, shopify or hubspot source with `webhook_secret`")
-    text = ("A vendor's signed delivery (Stripe-Signature, X-Shopify-Hmac-Sha256 or X-HubSpot-Signature-v3, checked "
-            "on the raw body first, whatever its Content-Type), applied to `records` and `events` as a pull would, "
-            "before the answer.")
+    signed = [spec for spec in VENDORS.values() if spec.webhook_headers]
+    names = ", ".join(spec.bridge for spec in signed)
+    source = _param("source_id", ID, f"a configured source ({names}) with `webhook_secret`")
+    headers = [{"name": header, "in": "header", "required": False, "schema": {"type": "string"},
+                "description": f"{spec.title}: {what} (required for a {spec.title} source)"}
+               for spec in signed for header, what in spec.webhook_headers.items()]
+    text = (f"A vendor's signed delivery ({', '.join(h['name'] for h in headers)}; checked on the raw body first, "
+            "whatever its Content-Type), applied to `records` and `events` as a pull would, before the answer.")
     applied = {"type": "object", "required": ["received", "objects", "changed"], "properties": {
         "received": {"const": True}, "objects": {"type": "integer", "minimum": 0},
         "changed": {"type": "integer", "minimum": 0}}}
@@ -227,11 +227,7 @@ def webhook_paths() -> dict:
               "503": "reading the object back from the vendor failed: deliver again"}
     op = {"tags": ["webhooks"], "operationId": "webhook", "summary": "A cloud app's signed webhook",
           "description": text,
-          "parameters": [source, _signature("Stripe-Signature", "Stripe"),
-                         _signature("X-Shopify-Hmac-Sha256", "Shopify"),
-                         _signature("X-HubSpot-Signature-v3", "HubSpot"),
-                         {"name": "X-HubSpot-Request-Timestamp", "in": "header", "required": False,
-                          "schema": {"type": "string"}, "description": "HubSpot's signing time"}],
+          "parameters": [source, *headers],
           "requestBody": {"required": True, "content": {_JSON: {"schema": {}}}},
           "responses": {"200": {"description": "applied", "content": {_JSON: {"schema": applied}}},
                         **_errors(errors)}}
