@@ -46,9 +46,30 @@ def _config(ctx: click.Context):
         _fail(f"{path}: {n} problem{'s' if n != 1 else ''}; nothing was started")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-c", "--config", "config_path", metavar="FILE",
-              help="Config file (default: $INLET_CONFIG, else ./inlet.yaml).")
+CONFIG_HELP = "Config file (default: $INLET_CONFIG, else ./inlet.yaml)."
+
+
+def _config_after(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    while value is not None and ctx is not None:  # given after the command, it wins over one given before it,
+        ctx.obj = value  # for the command and the groups above it (whichever of them a command reads)
+        ctx = ctx.parent
+
+
+class _Commands(click.Group):
+    """A group whose commands (and its subgroups' commands) also take `-c/--config` after their name, as in
+    `inlet sync crm -c inlet.yaml`."""
+
+    group_class = type  # subgroups (`inlet mappings ...`) are of this class too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group) and not any(p.name == "config_after" for p in cmd.params):
+            cmd.params.append(click.Option(["-c", "--config", "config_after"], metavar="FILE", expose_value=False,
+                                           callback=_config_after, help=CONFIG_HELP))
+        super().add_command(cmd, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", metavar="FILE", help=CONFIG_HELP)
 @click.version_option(package_name="inlet")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
@@ -266,11 +287,12 @@ def snapshot(ctx: click.Context, path: Path) -> None:
 @cli.command()
 @click.option("--dir", "directory", default="demo-data", show_default=True, type=click.Path(path_type=Path),
               help="Where the demo's config and store go (emptied first).")
-def demo(directory: Path) -> None:
+@click.option("--keep", is_flag=True, help="Leave the server and the sandbox running, and print the console's URL.")
+def demo(directory: Path, keep: bool) -> None:
     """Start the sandbox and a server, sync Stripe, HubSpot and Shopify, send events over HTTP, show what landed."""
     from engine.demo import run_demo
 
-    sys.exit(run_demo(directory, echo=click.echo, table=table))
+    sys.exit(run_demo(directory, echo=click.echo, table=table, keep=keep))
 
 
 @cli.group()
@@ -385,7 +407,10 @@ def _rate_limit(value: str) -> bool | int:
                    "5 searches/s, Shopify's cost bucket); off; or N: Stripe N requests/s, the others as documented.")
 @click.option("--shopify-plan", type=click.Choice(["standard", "advanced", "plus"]), default="standard",
               show_default=True, help="Whose GraphQL cost bucket the Shopify shop has (100, 200 or 1,000 points/s).")
-def sandbox(port: int, seed: int, customers: int, rate_limit: str, shopify_plan: str) -> None:
+@click.option("--overlap", default=0.3, show_default=True, type=click.FloatRange(0, 1),
+              help="The share of Stripe customers who are also a HubSpot contact and a Shopify customer with the "
+                   "same email and name (their profiles unify).")
+def sandbox(port: int, seed: int, customers: int, rate_limit: str, shopify_plan: str, overlap: float) -> None:
     """Serve emulators of Stripe, HubSpot and Shopify on 127.0.0.1 and print a config snippet pointing at them."""
     from sandbox.server import serve as run
 
@@ -394,7 +419,7 @@ def sandbox(port: int, seed: int, customers: int, rate_limit: str, shopify_plan:
 
         port = free_port()
     run("127.0.0.1", port, seed=seed, customers=customers, rate_limit=_rate_limit(rate_limit), echo=click.echo,
-        shopify_plan=shopify_plan)
+        shopify_plan=shopify_plan, overlap=overlap)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ DEMO_CONFIG = """\
 store: {{path: inlet.duckdb}}
 server: {{host: 127.0.0.1, port: {port}}}
 sources:
-  - {{id: website, name: Website, channel: web, bridge: webhook}}
+  - {{id: website, name: Website, channel: web, bridge: webhook, mapping: website.mapping.yaml}}
   - id: app
     name: Mobile app
     channel: mobile
@@ -60,18 +60,59 @@ sources:
 """
 
 
-def run_demo(directory: Path, echo, table) -> int:
+# The website's signups name the visitor's email: it ties the visitor's session to the profile the same person has
+# from Stripe, HubSpot and Shopify (the sandbox makes a share of its people customers of all three).
+WEBSITE_MAPPING = """\
+# Written by `inlet demo`: a signup's email joins the visitor to the person's profile from the cloud apps.
+events:
+  signup:
+    identities: [{kind: email, path: properties.email}]
+    fields: [{path: properties.plan, attribute: plan, type: string}]
+"""
+
+# People in the records of all three apps, by email (the shipped mappings make each of them one profile).
+SHARED_EMAILS = """
+SELECT email FROM (
+    SELECT lower(data->>'email') AS email FROM records WHERE source_id = 'billing' AND object_type = 'customer'
+    INTERSECT
+    SELECT lower(data->'properties'->>'email') FROM records WHERE source_id = 'crm' AND object_type = 'contact'
+    INTERSECT
+    SELECT lower(data->>'email') FROM records WHERE source_id = 'shop' AND object_type = 'customer')
+ORDER BY email LIMIT 3
+"""
+
+UNIFIED = """
+WITH linked AS (SELECT profile_id, count(DISTINCT split_part(identity, '/', 1)) AS apps FROM identities
+                WHERE kind = 'record' GROUP BY profile_id),
+     web AS (SELECT DISTINCT profile_id FROM profile_events WHERE source_id = 'website')
+SELECT count(*) FILTER (WHERE apps = 3) AS in_stripe_hubspot_shopify,
+       count(*) FILTER (WHERE apps = 3 AND web.profile_id IS NOT NULL) AS and_on_the_website
+FROM linked LEFT JOIN web USING (profile_id)
+"""
+
+EXAMPLE = """
+SELECT p.profile_id, p.attributes->>'email' AS email, p.attributes->>'plan' AS plan,
+       list(DISTINCT split_part(i.identity, '/', 1) ORDER BY split_part(i.identity, '/', 1)) AS apps
+FROM profiles p JOIN identities i ON i.profile_id = p.profile_id AND i.kind = 'record'
+WHERE p.attributes->>'plan' IS NOT NULL GROUP BY ALL HAVING len(apps) = 3 ORDER BY email LIMIT 1
+"""
+
+
+def run_demo(directory: Path, echo, table, *, keep: bool = False) -> int:
+    """The demo in `directory`; with `keep`, the server and the sandbox go on running after it."""
     directory = Path(directory)
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     config_path = directory / "inlet.yaml"
     port, sandbox_port = free_port(), free_port()
     config_path.write_text(DEMO_CONFIG.format(config=config_path, port=port, sandbox_port=sandbox_port))
+    (directory / "website.mapping.yaml").write_text(WEBSITE_MAPPING)
     config = load_config(config_path)
     base = f"http://127.0.0.1:{port}"
     stripe = f"http://127.0.0.1:{sandbox_port}"
     children: list[subprocess.Popen] = []
     logs = []
+    kept = False  # set once the demo went through, when the processes are to keep running
 
     def child(args: list[str], log_name: str) -> subprocess.Popen:
         log = open(directory / log_name, "w")  # noqa: SIM115 - the child keeps writing to it
@@ -108,8 +149,11 @@ def run_demo(directory: Path, echo, table) -> int:
         if not all(_sync(config, source, echo, table) for source in SOURCES):
             return 1
 
-        echo("5. sending events to the collect webhooks over HTTP ...")
-        for line in _send_events(base):
+        with StoreAccess.open(config) as store:
+            shared = [r[0] for rows in store.query(SHARED_EMAILS)[2] for r in rows]
+        echo("5. sending events to the collect webhooks over HTTP (three visitors sign up with the email of a "
+             "customer of all three apps) ...")
+        for line in _send_events(base, shared):
             echo(f"   {line}")
         echo("6. what landed (queried through the running server):")
         with StoreAccess.open(config) as store:
@@ -122,20 +166,30 @@ def run_demo(directory: Path, echo, table) -> int:
                  "SELECT (SELECT count(*) FROM profiles) AS profiles, (SELECT count(*) FROM identities) AS "
                  "identities, (SELECT count(*) FROM profile_attributes) AS attributes, "
                  "(SELECT count(*) FROM profile_merges) AS merges"),
+                ("one person, one profile: profiles tied to records of all three apps, and of those, to website "
+                 "visits", UNIFIED),
+                ("for example", EXAMPLE),
                 ("refused requests", "SELECT source_id, status, reason FROM rejections ORDER BY received_at"),
             ):
                 columns, _, chunks = store.query(sql)
                 echo(f"\n   {title}:")
                 echo("   " + table(columns, [r for rows in chunks for r in rows]).replace("\n", "\n   ").rstrip())
+        kept = keep
     finally:
         codes = []
-        for proc in reversed(children):
+        for proc in reversed(children if not kept else []):
             proc.send_signal(signal.SIGTERM)
             codes.append(proc.wait(timeout=30))
-        for log in logs:
+        for log in logs:  # a child kept running writes on through its own copy
             log.close()
+    if kept:
+        echo(f"\n7. the server and the sandbox keep running. The console: {base}/  (profiles: {base}/profiles)")
+        echo(f"   .venv/bin/inlet -c {config_path} sql \"SELECT event_type, properties FROM events LIMIT 5\"")
+        echo(f"   stop them with: kill {' '.join(str(p.pid) for p in reversed(children))}")
+        return 0
     code = codes[0] if codes else 1
-    echo(f"\n7. server and sandbox stopped (server exit {code}). Try it yourself:")
+    echo(f"\n7. server and sandbox stopped (server exit {code}). Try it yourself (`inlet demo --keep` leaves them "
+         "running, with the console):")
     echo(f"   .venv/bin/inlet -c {config_path} sql \"SELECT event_type, properties FROM events LIMIT 5\"")
     echo("   .venv/bin/inlet sandbox   # then paste the snippet it prints into your own inlet.yaml")
     return 0 if code == 0 else 1
@@ -210,7 +264,7 @@ def _wait_up(url: str, proc: subprocess.Popen, headers: dict | None = None) -> b
     return False
 
 
-def _send_events(base: str) -> list[str]:
+def _send_events(base: str, emails: list[str]) -> list[str]:
     secret = os.environ.get("INLET_DEMO_SECRET", "demo-secret")
     ok = 0
     with httpx.Client(base_url=base, timeout=10, follow_redirects=False) as http:
@@ -218,9 +272,10 @@ def _send_events(base: str) -> list[str]:
             session = f"visitor-{visitor}"
             for page in ("/", "/pricing", "/signup"):
                 ok += http.get(f"/collect/page-view/website/{session}", params={"path": page}).status_code == 200
-            ok += http.post(f"/collect/signup/website/{session}",
-                            json={"plan": "pro", "seats": visitor, "trial": True, "utm": {"source": "demo"}}
-                            ).status_code == 200
+            signup = {"plan": "pro", "seats": visitor, "trial": True, "utm": {"source": "demo"}}
+            if visitor <= len(emails):  # a customer of the three apps, now on the website too
+                signup["email"] = emails[visitor - 1]
+            ok += http.post(f"/collect/signup/website/{session}", json=signup).status_code == 200
         ok += http.post("/collect/newsletter-signup/website", data={"email": "ada@example.com"}).status_code == 200
         for n in range(3):
             ok += http.post("/collect/app-open/app/device-42", json={"build": 100 + n},

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.hubspot import HUBSPOT_TOKEN, HubSpotSandbox
 from sandbox.hubspot import create_app as hubspot_app
+from sandbox.people import share_people
 from sandbox.shopify import SHOPIFY_TOKEN, ShopifySandbox
 from sandbox.shopify import create_app as shopify_app
 from sandbox.stripe import StripeSandbox, create_app
@@ -69,13 +70,14 @@ class Sandbox:
     other objects from it) unless `contacts` or `shop_customers` say otherwise. `rate_limit`: True for every
     vendor's documented limits, False for none, a number for that many Stripe requests per second (HubSpot and
     Shopify then keep their documented limits); `*_app_options` override that per vendor. `vendors` picks the
-    emulators to build (Stripe always answers)."""
+    emulators to build (Stripe always answers). `overlap`: the share of Stripe's customers who are also a HubSpot
+    contact and a Shopify customer with the same email and name."""
 
     def __init__(self, *, seed: int = 1, customers: int = 200, contacts: int | None = None,
                  shop_customers: int | None = None, rate_limit: bool | int = True, seed_events: bool = True,
                  now=time.time, vendors: tuple[str, ...] = VENDORS, hubspot: dict | None = None,
                  shopify: dict | None = None, hubspot_app_options: dict | None = None,
-                 shopify_app_options: dict | None = None, **stripe) -> None:
+                 shopify_app_options: dict | None = None, overlap: float = 0.0, **stripe) -> None:
         limited = rate_limit is not False
         self.stripe = StripeSandbox(seed=seed, customers=customers, api_keys=(STRIPE_KEY,), seed_events=seed_events,
                                     now=now, **stripe)
@@ -90,6 +92,9 @@ class Sandbox:
             count = customers if shop_customers is None else shop_customers
             self.shopify = ShopifySandbox(seed=seed, customers=count, now=now, shop=SHOP, **(shopify or {}))
             self.apps["/admin/"] = shopify_app(self.shopify, **({"throttle": limited} | (shopify_app_options or {})))
+        # people in all three apps (same email and name): `inlet sandbox` makes a share of them by default
+        self.shared: list[str] = share_people(self.stripe, self.hubspot, self.shopify, overlap) \
+            if overlap and self.hubspot is not None and self.shopify is not None else []
         self.app: ASGIApp = ByPath(self.apps)
 
     def snippet(self, base_url: str) -> str:
@@ -98,7 +103,7 @@ class Sandbox:
 
 
 def serve(host: str, port: int, *, seed: int, customers: int, rate_limit: bool | int, echo=print,
-          shopify_plan: str = "standard") -> None:
+          shopify_plan: str = "standard", overlap: float = 0.0) -> None:
     """Seed, print the config snippet, and serve until SIGINT/SIGTERM."""
     import uvicorn
 
@@ -108,7 +113,11 @@ def serve(host: str, port: int, *, seed: int, customers: int, rate_limit: bool |
     echo(f"inlet sandbox: generating Stripe, HubSpot and Shopify accounts with {customers:,} customers each "
          f"(seed {seed}) ...")
     throttle = {"throttle": PLANS[shopify_plan]} if rate_limit is not False else {}
-    sandbox = Sandbox(seed=seed, customers=customers, rate_limit=rate_limit, shopify_app_options=throttle)
+    sandbox = Sandbox(seed=seed, customers=customers, rate_limit=rate_limit, shopify_app_options=throttle,
+                      overlap=overlap)
+    if sandbox.shared:
+        echo(f"inlet sandbox: {len(sandbox.shared):,} people are customers of all three, with the same email "
+             f"(e.g. {sandbox.shared[0]})")
     base_url = f"http://{host}:{port}"
     echo(f"inlet sandbox: ready in {time.monotonic() - started:.1f}s; serving on {base_url} (Ctrl-C stops it)")
     echo(sandbox.snippet(base_url))

@@ -167,10 +167,11 @@ class ShopifySandbox(FaultyWrites):
             self.phones[phone] = customer["_num"]
         customer["phone"] = phone
 
-    def update(self, kind: str, global_id: str, **fields: Any) -> dict:
-        """Change an object as an admin would, bumping `updatedAt`. Fields use the schema's names (`firstName`,
-        `tags`, …). Orders also take `closed=True/False` and `cancelReason="CUSTOMER"` (cancels the order).
-        Returns the object as `objects()` shows it."""
+    def update(self, kind: str, global_id: str, *, at: int | None = None, **fields: Any) -> dict:
+        """Change an object as an admin would, bumping `updatedAt` (to `at`, in seconds, when given: a change made
+        at seeding keeps its seeded time). Fields use the schema's names (`firstName`, `tags`, …). Orders also take
+        `closed=True/False` and `cancelReason="CUSTOMER"` (cancels the order). Returns the object as `objects()`
+        shows it."""
         obj = self._get(kind, global_id)
         for name, value in fields.items():
             if kind == "orders" and name == "closed":
@@ -186,7 +187,7 @@ class ShopifySandbox(FaultyWrites):
             else:
                 obj[name] = list(value) if name == "tags" else value
         self.refresh(kind, obj)
-        self.touch(kind, obj)
+        self.touch(kind, obj, at)
         return self.public(kind, obj)
 
     def refresh(self, kind: str, obj: dict) -> None:
