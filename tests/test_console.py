@@ -160,6 +160,8 @@ def test_a_pull_sources_page_and_a_profile_found_by_its_vendor_record_id(tmp_pat
             runs = re.findall(r'<tr data-run="[^"]+">(.*?)</tr>', page, re.S)
             assert len(runs) == 1 and 'class="badge succeeded"' in runs[0] and "<code>customer</code>" in runs[0]
             assert "every 1h" in page and "inlet sync billing" in page
+            vendor = re.search(r'data-section="vendor">Since this server started: ([\d,]+) requests', page)
+            assert int(vendor.group(1).replace(",", "")) >= 1  # the sync's requests, from the server's metrics
             assert '<tr data-attribute="stripe_delinquent">' in page and "identity <code>stripe_customer</code>" in page
             assert 'data-section="cursors"' in page and "No sync has saved a cursor yet." not in page
 

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from engine.config import PullSource
 from engine.console import queries, snippets, views
 from engine.console.access import COOKIE, SIGN_IN, allowed, cookie_value, safe_next, token_matches
+from engine.metrics import VENDOR_REQUESTS, VENDOR_THROTTLED
 from engine.server.refusals import error_response
 from engine.store import store_cursor
 
@@ -129,6 +130,7 @@ async def source_page(request: Request) -> Response:
         initial={"events": [_event_json(e) for e in data["events"]], "now": now.isoformat()},
         rejections=data["rejections"], runs=data["runs"], cursors=data["cursors"], objects=objects,
         records=data["records"], mapping=_mapping_rows(state.config.mappings.get(source_id)),
+        vendor=_vendor_counts(source_id) if pull else None,
         snippet=snippets.for_source(source, base), now=now, fmt=lambda v: views.when(v, now),
         signed_in=_signed_in(request))
 
@@ -160,6 +162,16 @@ def _event_json(e: dict) -> dict:
             "received_at": e["received_at"].astimezone(dt.UTC).isoformat(),
             "profile_id": e["profile_id"], "session_id": e["session_id"],
             "properties": views.pretty_json(e["properties"]), "context": views.pretty_json(e["context"])}
+
+
+def _vendor_counts(source_id: str) -> dict:
+    """Requests to the source's cloud app and 429s (or Shopify's THROTTLED) since this server started, from its
+    metrics (syncs, webhook read-backs and write-backs alike; `sync_runs` keeps requests per run, not 429s)."""
+    def total(metric) -> int:
+        return int(sum(s.value for family in metric.collect() for s in family.samples
+                       if s.name.endswith("_total") and s.labels.get("source_id") == source_id))
+
+    return {"requests": total(VENDOR_REQUESTS), "throttled": total(VENDOR_THROTTLED)}
 
 
 def _object_schedule(source: PullSource, name: str) -> str:
