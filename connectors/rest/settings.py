@@ -267,17 +267,22 @@ class RestSettings(CloudAppSettings):
         if unknown:
             raise ValueError(f"objects: unknown resource {unknown[0]!r}; this source declares "
                              f"{', '.join(self.resources)}")
+        return self
+
+    @field_validator("resources")
+    @classmethod
+    def _object_types(cls, value: dict[str, Resource]) -> dict[str, Resource]:
         seen: dict[str, str] = {}
-        for name, resource in self.resources.items():
+        for name, resource in value.items():
             kind = resource.type_for(name)
             if not re.match(OBJECT_TYPE, kind):
-                raise ValueError(f"resources.{name}: the object type {kind!r} made of its name is not one (lower "
-                                 "case letters, digits and _): give `object_type`")
+                raise ValueError(f"{name}: the object type {kind!r} made of its name is not one (lower case letters, "
+                                 "digits and _): give `object_type`")
             if kind in seen:
-                raise ValueError(f"resources.{name}: object type {kind!r} is already that of resources.{seen[kind]}; "
-                                 "give each resource its own `object_type`")
+                raise ValueError(f"{name}: object type {kind!r} is already that of {seen[kind]}; give each resource "
+                                 "its own `object_type`")
             seen[kind] = name
-        return self
+        return value
 
     @property
     def object_names(self) -> list[str]:

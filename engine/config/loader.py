@@ -50,7 +50,7 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
     except ValidationError as exc:
         config = None
         for err in exc.errors():
-            p = _key_path(tuple(err["loc"]), err["type"])
+            p = _key_path(tuple(err["loc"]), err["type"], data)
             problems.append(problem(p, _message(err)))
     if problems:
         raise ConfigError(sorted(problems, key=lambda pr: (pr.line or 0, pr.column or 0)))
@@ -175,15 +175,23 @@ def _lake_relative_to(config: Config, base: Path) -> Config:
     return config.model_copy(update={"lake": lake.model_copy(update=updates)}) if updates else config
 
 
-def _key_path(loc: Path_, kind: str) -> Path_:
-    """pydantic names the union member in the path (`sources.0.webhook.secret`); the file does not."""
+def _key_path(loc: Path_, kind: str, data: object = None) -> Path_:
+    """pydantic names the union member in the path (`sources.0.webhook.secret`, and in a source's own tagged unions,
+    `auth.bearer.token`); the file does not."""
     out: list = []
+    node = data
     for i, part in enumerate(loc):
         if part in BRIDGES and i > 0 and isinstance(loc[i - 1], int) and loc[:1] == ("sources",):
             continue
+        if len(out) > 2 and isinstance(node, dict) and node.get("type") == part and (
+                part not in node or not isinstance(node[part], dict) or loc[i + 1:i + 2] == ()
+                or loc[i + 1] not in node[part]):
+            continue  # the member of a tagged union inside a source (`type: bearer`), unless a key of that name
         out.append(part)
+        node = node.get(part) if isinstance(node, dict) else \
+            node[part] if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node) else None
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        out.append("bridge")
+        out.append("bridge" if len(out) == 2 else "type")
     return tuple(out)
 
 
@@ -192,6 +200,11 @@ def _message(err: dict) -> str:
     valid = ", ".join(BRIDGES)
     if kind == "extra_forbidden":
         return f"unknown key {loc[-1]!r}"
+    if kind in ("union_tag_not_found", "union_tag_invalid") and len(loc) > 2:  # a tagged union inside a source
+        tags = err.get("ctx", {}).get("expected_tags", "")
+        if kind == "union_tag_not_found":
+            return "`type` is required" + (f"; valid types: {tags}" if tags else "")
+        return f"unknown type {err['ctx']['tag']!r}; valid types: {tags}"
     if kind == "union_tag_not_found":
         return f"is required; valid bridges: {valid}"
     if kind == "missing":
