@@ -10,6 +10,9 @@
   (c) 2 nodes  two `inlet serve` nodes exporting into one lake (a PostgreSQL catalog from Debian's package, one
                warehouse), each loaded by its own wrk (25 connections each) at once, unpinned: combined events/s;
                then the lake is checked to hold every event of both stores exactly once
+  (d) export   one export's own speed, in this process on one store (SQLite catalog, local warehouse): EVENTS events
+               and RECORDS records sent the first time; then an export that finds nothing (what every export pays to
+               look: the digest comparison of the latest-state tables); then 1% of the records changed
 Run: .venv/bin/python bench/lake.py [--seconds 5 --rounds 3]
 """
 
@@ -33,11 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.config import load_config  # noqa: E402
+from engine.config.models import LakeConfig  # noqa: E402
 from engine.lake import open_lake  # noqa: E402
+from engine.lake.export import Exporter  # noqa: E402
 from engine.lake.watermark import PREFIX  # noqa: E402
+from engine.store import open_store, store_cursor  # noqa: E402
 from tests.lake_services import Postgres  # noqa: E402
 
 PATH = "POST /collect/bench/website/s{n}"
+EVENTS, RECORDS = 500_000, 100_000
 
 
 def with_lake(config: Path, lake: dict) -> Path:
@@ -207,6 +214,37 @@ def two_nodes(args, work: Path) -> dict:
             "lake_events": stored, "watermarks": [m["watermark"] for m in marks], "load_to_caught_up_s": caught_up}
 
 
+def export_speed(work: Path) -> dict:
+    con = open_store(work / "speed.duckdb")
+    con.execute(f"""INSERT INTO events SELECT uuidv7(), 'website', 'page-view', now(), now() - INTERVAL (i % 2) DAY,
+                           NULL, 's' || (i % 5000), json_object('path', '/p/' || (i % 100), 'n', i), '{{}}',
+                           nextval('events_ingest_seq') FROM range({EVENTS}) t(i)""")
+    con.execute(f"""INSERT INTO records SELECT 'billing', 'customer', 'cus_' || i, now(), false,
+                           json_object('id', 'cus_' || i, 'email', 'c' || i || '@example.com',
+                                       'note', repeat('x', 300)), now() FROM range({RECORDS}) t(i)""")
+
+    def remember(fn):
+        con.execute("BEGIN")
+        fn(con)
+        con.execute("COMMIT")
+
+    lake = open_lake(LakeConfig(catalog=f"sqlite:///{work}/speed-catalog.db", warehouse=str(work / "speed-wh"),
+                                node="bench"))
+    exporter = Exporter(lake, lambda: store_cursor(con), remember)
+    timed = {}
+    for name in ("first", "nothing", "one_percent"):
+        if name == "one_percent":
+            con.execute("UPDATE records SET data = json_object('v', 2) WHERE hash(external_id) % 100 = 0")
+        started = time.perf_counter()
+        done = exporter.export()
+        timed[name] = {"seconds": time.perf_counter() - started, "events": done.events,
+                       "records": done.upserted.get("records", 0)}
+        print(f"  export {name:<12} {timed[name]['seconds']:6.2f} s: {done.events:,} events, "
+              f"{done.upserted.get('records', 0):,} records", flush=True)
+    con.close()
+    return timed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
@@ -222,6 +260,8 @@ def main() -> int:
             one = one_node(args, work, cpus)
             print(f"(c) two nodes, {args.seconds * 2} s of load on each at once", flush=True)
             two = two_nodes(args, work)
+            print("(d) one export's own speed", flush=True)
+            speed = export_speed(work)
     except (BenchError, subprocess.CalledProcessError, OSError) as exc:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
@@ -235,8 +275,13 @@ def main() -> int:
     print(f"(c) two nodes into one lake: {two['events_per_s']:,.0f} events/s combined "
           f"({' + '.join(f'{x:,.0f}' for x in two['per_node'])}); {two['lake_events']:,} events in the lake, each "
           f"once; load start to lake caught up {two['load_to_caught_up_s']:.1f} s")
+    first = speed["first"]
+    print(f"(d) first export of {EVENTS:,} events and {RECORDS:,} records: {first['seconds']:.1f} s "
+          f"({EVENTS / first['seconds']:,.0f} events/s with the records); an export that finds nothing: "
+          f"{speed['nothing']['seconds']:.2f} s; 1% of the records changed: {speed['one_percent']['seconds']:.2f} s")
     if args.json:
-        args.json.write_text(json.dumps({"one_node": one, "two_nodes": two}, indent=2, default=str) + "\n")
+        args.json.write_text(json.dumps({"one_node": one, "two_nodes": two, "export": speed}, indent=2,
+                                        default=str) + "\n")
     return 0
 
 
