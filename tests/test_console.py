@@ -131,6 +131,7 @@ def test_profile_search_and_a_merged_profiles_page(console):
 
 def test_hostile_requests_get_answers_not_errors(console):
     srv, http, _ = console
+    assert http.post("/collect/page-view/website/visitor-9", json={"path": "/"}).status_code == 200
     assert http.get("/profiles", params={"q": "x" * 300}).status_code == 400
     assert http.get("/profiles/not-a-profile").status_code == 404
     assert http.get("/profiles/00000000-0000-7000-8000-000000000000").status_code == 404
@@ -144,6 +145,10 @@ def test_hostile_requests_get_answers_not_errors(console):
     assert HOSTILE not in page.text and "&lt;img src=x" in page.text
     future = http.get("/sources/website/events.json", params={"since": "2999-01-01T00:00:00"})
     assert future.status_code == 200 and future.json()["events"] == []
+    for since in ("0001-01-01T00:00:00", "9999-12-31T23:59:59.999999-23:59", "0001-01-01T00:00:00+14:00"):
+        assert http.get("/sources/website/events.json", params={"since": since}).status_code == 200, since
+    for since in ("2026-01-01T00:00:00+25:00", "x" * 5000, "2026-13-01"):
+        assert http.get("/sources/website/events.json", params={"since": since}).status_code == 400, since
     assert srv.sql("SELECT count(*) FROM events")[0][0] > 0  # nothing dropped
 
 

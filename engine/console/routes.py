@@ -25,6 +25,7 @@ from engine.store import store_cursor
 
 MAX_QUERY = 256  # characters of a profile search
 MAX_FORM = 4096  # bytes of the sign-in form
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -150,6 +151,7 @@ async def source_events(request: Request) -> Response:
             return error_response(400, "invalid_since", "since: an ISO 8601 time, e.g. 2026-01-02T03:04:05+00:00")
         if since.tzinfo is None:
             since = since.replace(tzinfo=dt.UTC)
+        since = max(since, EPOCH)  # no event is older; and year 1 less a few seconds is no datetime
     now = _now()
     events = await _read(request, queries.recent_events, source_id, since)
     return JSONResponse({"events": [_event_json(e) for e in events], "now": now.isoformat()},
