@@ -144,6 +144,7 @@ async def source_events(request: Request) -> Response:
         return error_response(404, "unknown_source", f"no source {source_id!r} is configured")
     since_text = request.query_params.get("since")
     since = None
+    now = _now()
     if since_text:
         try:
             since = dt.datetime.fromisoformat(since_text)
@@ -151,8 +152,8 @@ async def source_events(request: Request) -> Response:
             return error_response(400, "invalid_since", "since: an ISO 8601 time, e.g. 2026-01-02T03:04:05+00:00")
         if since.tzinfo is None:
             since = since.replace(tzinfo=dt.UTC)
-        since = max(since, EPOCH)  # no event is older; and year 1 less a few seconds is no datetime
-    now = _now()
+        # no event is older than 1970 nor newer than now; and beyond them, UTC or a look-back may be no datetime
+        since = min(max(since, EPOCH), now)
     events = await _read(request, queries.recent_events, source_id, since)
     return JSONResponse({"events": [_event_json(e) for e in events], "now": now.isoformat()},
                         headers={"Cache-Control": "no-store"})
