@@ -3,6 +3,7 @@ declared objects, which its mapping file, schedules and `objects:` are checked a
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -121,3 +122,15 @@ def test_the_mapping_is_checked_against_the_declared_object_types(tmp_path):
                in p for p in got), got
     default = problems(write(tmp_path, GOOD.replace("mapping: people.yaml", "mapping: default")))
     assert any("inlet ships no default mapping for the rest bridge" in p for p in default), default
+
+
+def test_the_readme_examples_are_valid_declarations(tmp_path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Any REST API", 1)[1].split("\n## ", 1)[0]
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", section, flags=re.S) if "bridge: rest" in b]
+    assert len(blocks) == 2
+    path = tmp_path / "inlet.yaml"
+    path.write_text("store: {path: inlet.duckdb}\nsources:\n" + "".join(blocks))
+    config = load_config(path, environ={"GITHUB_TOKEN": "ghp_x", "HUBSPOT_TOKEN": "pat-na1-x"})
+    assert {s.id: s.object_types() for s in config.sources} == {"github": {"issues": "issue"},
+                                                                "crm-search": {"contacts": "contact"}}
