@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pull.py
 	$(BIN)/python bench/sync_million.py
 	$(BIN)/python bench/mapping.py
+	$(BIN)/python bench/console.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
