@@ -423,8 +423,10 @@ class LakeConfig(_Model):
     namespace: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")] = "inlet"
     every: timedelta = timedelta(seconds=30)
     node: Annotated[str, Field(pattern=ID_PATTERN)] = Field(default_factory=lambda: _host_name())
-    compact_every: timedelta = timedelta(hours=1)
-    keep_snapshots: timedelta = timedelta(days=1)
+    compact_every: timedelta = timedelta(minutes=15)
+    # pyiceberg copies a table's metadata, every snapshot in it, several times per commit: an export's cost grows
+    # with the snapshots kept (~2 ms each; SCALING.md), so few are kept by default
+    keep_snapshots: timedelta = timedelta(hours=1)
     s3: LakeS3 = LakeS3()
 
     @field_validator("every", "compact_every", "keep_snapshots", mode="before")
