@@ -161,10 +161,13 @@ def status(ctx: click.Context, fmt: str) -> None:
 def _lake_status(config, store) -> dict | None:
     if config.lake is None:
         return None
-    status = store.lake_status()
-    if status is None:
-        from engine.lake.service import file_status
+    from engine.lake.service import describe, file_status
 
+    try:
+        status = store.lake_status()
+    except QueryError as exc:  # a server started before `lake:` was added to its config
+        return {**describe(config.lake, None, 0, None), "events_behind": None, "last_error": str(exc)}
+    if status is None:
         status = file_status(config.lake, lambda q: [r for rows in store.query(q)[2] for r in rows])
     return status
 

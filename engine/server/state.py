@@ -127,7 +127,7 @@ class InletState:
         if self.config_path is None:
             raise RuntimeError("this server was not started from a config file; there is nothing to reload")
         new = await asyncio.to_thread(load_config, self.config_path)
-        restart = [section for section in ("store", "server", "logging")
+        restart = [section for section in ("store", "server", "logging", "lake")
                    if getattr(new, section) != getattr(self.config, section)]
         before = {s.id for s in self.config.sources}
         after = {s.id for s in new.sources}
