@@ -13,7 +13,8 @@ import respx
 
 from connectors.kit.phased import UnreadableCursor
 from connectors.rest.connector import RestConnector
-from connectors.rest.settings import RestSettings, singular
+from connectors.rest.fields import singular
+from connectors.rest.settings import RestSettings
 from connectors.rest.stream import CURSORS, RestStream
 from connectors.rest.values import less, newest, to_us
 

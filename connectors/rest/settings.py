@@ -5,99 +5,33 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from connectors.kit.settings import CloudAppSettings
+from connectors.rest.credentials import Auth
+from connectors.rest.fields import (
+    DOTTED,
+    NAME,
+    OBJECT_TYPE,
+    Dotted,
+    HeaderName,
+    ParamName,
+    Scalar,
+    StrictModel,
+    duration,
+    singular,
+)
+from connectors.rest.paging import PagingConfig
 from connectors.rest.templates import PLACEHOLDER, placeholders
 
-NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"  # a resource: `objects:`, `--object`, schedules
-OBJECT_TYPE = r"^[a-z][a-z0-9_]{0,63}$"  # records.object_type, and `<type>.created` event types
-DOTTED = r"^[^.\s]+(\.[^.\s]+)*$"  # a.b.c
-Dotted = Annotated[str, Field(pattern=DOTTED)]
-ParamName = Annotated[str, Field(min_length=1, max_length=200)]
-Scalar = str | int | float | bool
-HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")]
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 REFUSED_HEADERS = ("authorization", "cookie", "proxy-authorization", "host", "content-length")
 DEFAULT_RATE = (10, 1.0)  # requests per seconds when `rate_limit` is not given
 
 
-def duration(value: object, *, zero: bool = False) -> timedelta:
-    """`500ms`, `10s`, `1m`, `2h`, `1d` or a number of seconds."""
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-    else:
-        raise ValueError(f"{value!r} is not a duration: write a number and a unit, like 10s, 1m or 500ms")
-    if seconds < 0 or (seconds == 0 and not zero):
-        raise ValueError(f"{value!r}: the duration must be {'zero or more' if zero else 'positive'}")
-    return timedelta(seconds=seconds)
-
-
-def singular(name: str) -> str:
-    """`contacts` -> `contact`, `companies` -> `company`, `addresses` -> `address`; lower case, `-` as `_`."""
-    name = name.lower().replace("-", "_")
-    if name.endswith("ies") and len(name) > 3:
-        return name[:-3] + "y"
-    if name.endswith(("sses", "xes", "ches", "shes", "zes")):
-        return name[:-2]
-    if name.endswith("s") and not name.endswith(("ss", "us", "is")):
-        return name[:-1]
-    return name
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-# -- auth -----------------------------------------------------------------------------------------------------------
-class BearerAuth(_Model):
-    type: Literal["bearer"]
-    token: SecretStr
-
-
-class BasicAuth(_Model):
-    type: Literal["basic"]
-    username: Annotated[str, Field(min_length=1)]
-    password: SecretStr
-
-
-class ApiKeyAuth(_Model):
-    type: Literal["api_key"]
-    name: ParamName  # the header or query parameter
-    value: SecretStr
-    where: Literal["header", "query"] = Field("header", alias="in")
-
-
-class OAuth2ClientCredentialsAuth(_Model):
-    type: Literal["oauth2_client_credentials"]
-    token_url: str
-    client_id: Annotated[str, Field(min_length=1)]
-    client_secret: SecretStr
-    scope: str | None = None
-    client_auth: Literal["basic", "body"] = "basic"  # how the client id and secret reach the token endpoint
-
-    @field_validator("token_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value
-
-
-Auth = Annotated[Union[BearerAuth, BasicAuth, ApiKeyAuth, OAuth2ClientCredentialsAuth],  # noqa: UP007
-                 Field(discriminator="type")]
-
-
-class RateLimit(_Model):
+class RateLimit(StrictModel):
     """At most `requests` in any `per` window (proactive; 429s are still retried honouring Retry-After)."""
 
     requests: Annotated[int, Field(ge=1, le=100_000)]
@@ -109,59 +43,8 @@ class RateLimit(_Model):
         return duration(value)
 
 
-# -- paginators -----------------------------------------------------------------------------------------------------
-class CursorPaging(_Model):
-    """A token at the dotted path `cursor`, sent back in `param` (a query parameter; a body field for POST)."""
-
-    type: Literal["cursor"]
-    cursor: Dotted
-    param: ParamName
-
-
-class NextUrlPaging(_Model):
-    """A full next-page URL at the dotted path `url`."""
-
-    type: Literal["next_url"]
-    url: Dotted = "next"
-
-
-class LinkHeaderPaging(_Model):
-    """RFC 8288 `Link: <...>; rel="next"`."""
-
-    type: Literal["link_header"]
-
-
-class OffsetPaging(_Model):
-    type: Literal["offset"]
-    limit: Annotated[int, Field(ge=1, le=100_000)] = 100
-    limit_param: ParamName = "limit"
-    offset_param: ParamName = "offset"
-    total: Dotted | None = None  # where the answer says how many there are
-
-
-class PageNumberPaging(_Model):
-    type: Literal["page_number"]
-    page_param: ParamName = "page"
-    start: Annotated[int, Field(ge=0)] = 1
-    size: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    size_param: ParamName | None = None
-    total_pages: Dotted | None = None
-
-
-class StartingAfterPaging(_Model):
-    """Stripe style: `param` = the last record's primary key while `has_more` is true."""
-
-    type: Literal["starting_after"]
-    param: ParamName = "starting_after"
-    has_more: Dotted = "has_more"
-
-
-PagingConfig = Annotated[Union[CursorPaging, NextUrlPaging, LinkHeaderPaging, OffsetPaging,  # noqa: UP007
-                               PageNumberPaging, StartingAfterPaging], Field(discriminator="type")]
-
-
 # -- resources ------------------------------------------------------------------------------------------------------
-class Incremental(_Model):
+class Incremental(StrictModel):
     """Later syncs send the newest `field` value seen, less `overlap`, in `param` (or where `{{ cursor }}` stands);
     `start` is what `{{ cursor }}` means before any value was seen."""
 
@@ -176,14 +59,14 @@ class Incremental(_Model):
         return duration(value, zero=True)
 
 
-class Deleted(_Model):
+class Deleted(StrictModel):
     """A soft-delete flag: a record whose `field` equals `equals` is stored as deleted."""
 
     field: Dotted
     equals: Scalar | None = True
 
 
-class Resource(_Model):
+class Resource(StrictModel):
     object_type: Annotated[str, Field(pattern=OBJECT_TYPE)] | None = None
     path: str
     params: dict[ParamName, Scalar | list[Scalar]] = Field(default_factory=dict)

@@ -66,7 +66,7 @@ class RestStream(PhasedStream):
         self.client, self.name, self.resource = client, name, resource
         self.object_type = resource.type_for(name)
         self._base_url = base_url
-        self._records = records_path(resource)
+        self._records = records_path(resource.records)
 
     async def begin_scan(self, how: str) -> tuple[Cursor, int]:
         return ScanAt(scan=new_id(), how=how), 0
@@ -116,7 +116,7 @@ class RestStream(PhasedStream):
             tuple[list[RecordIn], Position, PageAt | None]]:
         """Each page's records, the newest incremental value among them, and where the next page is (None: last)."""
         at = at or self.first_page(since)
-        paginator = paginator_for(self.resource, self._base_url)
+        paginator = paginator_for(self.resource.paginator, self._records, self.resource.primary_key, self._base_url)
         async for raw, request in self.client.pages_with_next(paginator, at.path, at.request, object_name=self.name,
                                                               records_path=self._records, method=self.resource.method):
             records = [self.record(item, i) for i, item in enumerate(raw)]
