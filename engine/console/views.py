@@ -9,7 +9,7 @@ import orjson
 
 from engine.console.queries import CHART_HOURS
 
-CHART_WIDTH, CHART_HEIGHT = 336, 48  # two pixels per hour over a week
+CHART_WIDTH, CHART_HEIGHT = 252, 48  # one and a half pixels per hour over a week
 JSON_SHOWN = 20_000  # characters of a JSON value shown on a page; more is cut, saying so
 
 # The keys a status row may carry; any of them may be missing or None and the page still renders.
