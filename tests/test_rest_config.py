@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from engine.config import ConfigError, load_config, public_settings
+from engine.scheduler.plan import planned_jobs
+from engine.sync.service import object_types
 
 GOOD = """\
 store: {path: inlet.duckdb}
@@ -72,6 +74,9 @@ def test_a_declared_source_loads_with_its_objects_and_keeps_its_secrets(tmp_path
     assert source.resources["contacts"].incremental.overlap == timedelta(minutes=1)
     assert set(config.mappings["people"].objects) == {"contact", "organisation"}
     assert "s3cret-value" not in str(public_settings(source))
+    jobs = planned_jobs(config)  # the scheduler plans a declared source's objects as any source's
+    assert {j.objects: j.describe() for j in jobs.values()} == {("contacts",): "every 15m", ("companies",): "every 1h"}
+    assert object_types(source, ["companies", "contacts"]) == ["organisation", "contact"]
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
