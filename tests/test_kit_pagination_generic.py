@@ -127,3 +127,10 @@ def test_the_paging_loop_follows_next_urls_and_never_sends_credentials_elsewhere
     with pytest.raises(PaginationError, match=r"source 'src', object 'items'.*evil\.example\.com.*not followed"):
         asyncio.run(read())
     assert not evil.called
+
+
+def test_a_relative_next_url_of_a_bare_response_is_taken_from_the_origin():
+    paginator = NextUrl("next", API)
+    paginator.first_request()
+    assert paginator.next_request(httpx.Response(200, json={}), {"next": "/items?page=2"}) == {"page": "2"}
+    assert paginator.next_path == "/items"

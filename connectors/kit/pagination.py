@@ -12,6 +12,7 @@ bug (or a wrong paginator) then fails the run instead of fetching the same page 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
@@ -212,7 +213,10 @@ class _NextLocation(Paginator):
     def _follow(self, url: Any, response: httpx.Response | None) -> Params:
         if not isinstance(url, str):
             raise PaginationError("", "", None, f"{self._where} is not a URL: {url!r:.100}")
-        here = str(response.url) if response is not None and response.request is not None else self._root
+        here = self._root  # a relative URL is relative to the page it came with, when known
+        if response is not None:
+            with contextlib.suppress(RuntimeError):  # a bare response, without its request
+                here = str(response.url)
         absolute = urljoin(here, url.strip())
         parts = urlsplit(absolute)
         if (parts.scheme, parts.netloc.lower()) != self._origin:
