@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/sync_million.py
 	$(BIN)/python bench/mapping.py
 	$(BIN)/python bench/console.py
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql)
+	$(BIN)/python bench/lake.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
