@@ -143,6 +143,10 @@ def test_hostile_requests_get_answers_not_errors(console):
         assert http.get("/profiles", params={"q": q}).status_code == 200, q
     page = http.get("/profiles", params={"q": HOSTILE})
     assert HOSTILE not in page.text and "&lt;img src=x" in page.text
+    refused = http.post("/collect/x/website", content=HOSTILE.encode(), headers={"content-type": "application/json"})
+    assert refused.status_code == 400
+    source = http.get("/sources/website").text  # the refusal's excerpt is shown, as text
+    assert HOSTILE not in source and "&lt;img src=x onerror=&#34;window.pwned=1&#34;&gt;" in source
     for since in ("2999-01-01T00:00:00", "0001-01-01T00:00:00", "9999-12-31T23:59:59.999999-23:59",
                   "0001-01-01T00:00:00+14:00"):
         assert http.get("/sources/website/events.json", params={"since": since}).status_code == 200, since
