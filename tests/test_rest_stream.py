@@ -132,3 +132,23 @@ def test_values_keep_their_format_and_names_become_singular():
     assert newest(None, "x") == "x" and newest("x", None) == "x" and newest(5, {"a": 1}) == 5
     assert [singular(n) for n in ("contacts", "companies", "addresses", "boxes", "status", "people", "deal-stages")] \
         == ["contact", "company", "address", "box", "status", "people", "deal_stage"]
+
+
+@respx.mock
+def test_a_stored_next_page_the_api_refuses_starts_the_list_again_at_its_first_page():
+    def answer(request: httpx.Request) -> httpx.Response:
+        after = request.url.params.get("after")
+        if after == "expired":
+            return httpx.Response(400, json={"message": "page token expired"})
+        if after is None:
+            return httpx.Response(200, json={"results": [{"id": 1}, {"id": 2}], "next": "p2"})
+        return httpx.Response(200, json={"results": [{"id": 3}]})
+
+    respx.get(f"{API}/contacts").mock(side_effect=answer)
+    stored = {"v": 1, "phase": "scan", "scan": "s1", "how": "list",
+              "page": {"path": "/contacts", "request": {"limit": 2, "after": "expired"}}}
+    pages = read(stream(**CURSOR_LIST), stored)
+    assert [[r.external_id for r in p.records] for p in pages] == [["1", "2"], ["3"]]
+    assert pages[0].scan_id == "s1" and pages[-1].scan_complete  # the same complete read, which saw everything
+    assert "refused (HTTP 400): the list is read again from its first page" in pages[0].note
+    assert pages[1].note is None

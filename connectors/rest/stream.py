@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ConfigDict
 
 from connectors.kit.client import SourceClient
-from connectors.kit.errors import FatalError
+from connectors.kit.errors import FatalError, RequestRejected
 from connectors.kit.ids import new_id
 from connectors.kit.model import Page, RecordIn
 from connectors.kit.pagination import dig
@@ -74,24 +74,24 @@ class RestStream(PhasedStream):
     async def scan(self, cursor: ScanAt) -> AsyncIterator[Page]:
         newest = cursor.newest
         incremental = self.resource.incremental
-        async for records, seen, next_page in self._read(cursor.page, None):
+        async for records, seen, next_page, note in self._read(cursor.page, None):
             newest = values.newest(newest, seen)
             if next_page is not None:
                 yield Page(records, cursor.model_copy(update={"page": next_page, "newest": newest}),
-                           scan_id=cursor.scan, mode=cursor.how)
+                           scan_id=cursor.scan, mode=cursor.how, note=note)
                 continue
             handover = None if incremental is None else ChangesAt(since=newest)
-            yield Page(records, handover, scan_id=cursor.scan, scan_complete=True, mode=cursor.how)
+            yield Page(records, handover, scan_id=cursor.scan, scan_complete=True, mode=cursor.how, note=note)
 
     async def changes(self, cursor: ChangesAt) -> AsyncIterator[Page]:
         newest = cursor.newest
-        async for records, seen, next_page in self._read(cursor.page, cursor.since):
+        async for records, seen, next_page, note in self._read(cursor.page, cursor.since):
             newest = values.newest(newest, seen)
             if next_page is not None:
                 yield Page(records, cursor.model_copy(update={"page": next_page, "newest": newest}),
-                           mode="incremental")
+                           mode="incremental", note=note)
                 continue
-            yield Page(records, ChangesAt(since=values.newest(cursor.since, newest)), mode="incremental")
+            yield Page(records, ChangesAt(since=values.newest(cursor.since, newest)), mode="incremental", note=note)
 
     # -- requests and records ------------------------------------------------------------------------------------
     def first_page(self, since: Position) -> PageAt:
@@ -113,9 +113,26 @@ class RestStream(PhasedStream):
         return PageAt(path=path, request=request)
 
     async def _read(self, at: PageAt | None, since: Position) -> AsyncIterator[
-            tuple[list[RecordIn], Position, PageAt | None]]:
-        """Each page's records, the newest incremental value among them, and where the next page is (None: last)."""
-        at = at or self.first_page(since)
+            tuple[list[RecordIn], Position, PageAt | None, str | None]]:
+        """Each page's records, the newest incremental value among them, where the next page is (None: last) and a
+        note for the run log. A stored next page the API refuses (a 4xx: an expired page token, a deleted record to
+        start after) starts the list again at its first page: the records met twice are unchanged and write nothing,
+        and a complete read still sees every record."""
+        started = False
+        try:
+            async for records, seen, next_page in self._pages(at or self.first_page(since)):
+                started = True
+                yield records, seen, next_page, None
+        except RequestRejected as exc:
+            if started or at is None:
+                raise
+            note: str | None = (f"the stored next page was refused (HTTP {exc.status}): the list is read again from "
+                                "its first page")
+            async for records, seen, next_page in self._pages(self.first_page(since)):
+                yield records, seen, next_page, note
+                note = None
+
+    async def _pages(self, at: PageAt) -> AsyncIterator[tuple[list[RecordIn], Position, PageAt | None]]:
         paginator = paginator_for(self.resource.paginator, self._records, self.resource.primary_key, self._base_url)
         async for raw, request in self.client.pages_with_next(paginator, at.path, at.request, object_name=self.name,
                                                               records_path=self._records, method=self.resource.method):
