@@ -4,6 +4,7 @@ across lost answers, crashes and other nodes' concurrent commits; the latest-sta
 
 from __future__ import annotations
 
+import shutil
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -243,6 +244,19 @@ def test_a_node_name_taken_by_another_store_is_refused(tmp_path):
     with pytest.raises(LakeError, match=r"lake\.node: the lake's events of node 'node-a' came from another store"):
         other.exporter.export()
     assert duckdb_count(a.lake, "events") == (5, 5)
+
+
+def test_a_store_restored_from_an_older_copy_is_refused(tmp_path):
+    node = Node(tmp_path / "a.duckdb", lake_config(tmp_path))
+    node.add_events(5)
+    node.con.execute("CHECKPOINT")
+    shutil.copy(tmp_path / "a.duckdb", tmp_path / "backup.duckdb")
+    node.add_events(5)
+    node.exporter.export()
+    restored = Node(tmp_path / "backup.duckdb", lake_config(tmp_path))  # same store id, fewer events
+    restored.add_events(3)  # numbered 6-8: the lake's watermark (10) would pass them as exported
+    with pytest.raises(LakeError, match="holds the events of node 'node-a' up to 10, but this store ends at 8"):
+        restored.exporter.export()
 
 
 def test_housekeeping_rewrites_small_files_and_expires_old_snapshots(tmp_path):

@@ -81,6 +81,13 @@ class Exporter:
         self.mark = mark.seq if mark else 0
         return self.mark
 
+    def _newest(self) -> int:
+        cur = self._cursor()
+        try:
+            return changes.newest_seq(cur)
+        finally:
+            cur.close()
+
     def export(self) -> Exported:
         done = Exported()
         self._events(done)
@@ -98,6 +105,10 @@ class Exporter:
             raise LakeError(
                 f"lake.node: the lake's events of node {self.node!r} came from another store ({mark.store_id}, up to "
                 f"event {mark.seq}), not this one ({self.store_id}): give each node's store its own lake.node")
+        if mark is not None and mark.seq > (newest := self._newest()):  # its next events would pass as exported
+            raise LakeError(
+                f"lake.node: the lake holds the events of node {self.node!r} up to {mark.seq}, but this store ends at "
+                f"{newest}: it was restored from an older copy. Export it under a new lake.node")
         return mark
 
     def _events(self, done: Exported) -> None:
