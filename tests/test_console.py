@@ -21,13 +21,21 @@ HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
 SOURCES = [
     {"id": "website", "name": f"Web {HOSTILE}", "channel": "web", "bridge": "webhook"},
     {"id": "app", "name": "Mobile app", "channel": "mobile", "bridge": "tracking", "write_key": WRITE_KEY,
-     "mapping": "default"},
+     "mapping": "app.mapping.yaml"},
 ]
+# the shipped tracking mapping, with the phone as an identity too
+APP_MAPPING = """
+events:
+  identify:
+    identities: [{kind: email, path: properties.email}, {kind: phone, path: properties.phone}]
+    fields: [{path: properties.name, attribute: name, type: string}]
+"""
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
     directory = tmp_path_factory.mktemp("console")
+    (directory / "app.mapping.yaml").write_text(APP_MAPPING)
     with InProcessServer(write_config(directory, sources=SOURCES)) as srv, \
             httpx.Client(base_url=srv.url, timeout=30) as http, Browser(directory) as browser:
         yield srv, http, browser
@@ -102,7 +110,8 @@ def test_profile_search_and_a_merged_profiles_page(console):
     try:
         found = page.eval("[...document.querySelectorAll('#results tr[data-profile]')].map(r => r.dataset.profile)")
         assert found == [survivor]
-        for q in ("user-ada-2", "device-2", merged):  # a user id, a session id, the merged profile's id
+        for q in ("user-ada-2", "device-2", merged, "+44 20 7946 0000", "+44 (20) 7946-0000"):
+            # a user id, a session id, the merged profile's id, the phone (an identity here) as written and otherwise
             page.go(f"{srv.url}/profiles?{urlencode({'q': q})}")
             assert page.eval("[...document.querySelectorAll('#results tr[data-profile]')]"
                              ".map(r => r.dataset.profile)") == [survivor], q

@@ -138,8 +138,9 @@ def live_profile(cur, profile_id: str) -> tuple[str | None, bool]:
 
 def find_profiles(cur, q: str, identity_kinds: list[str], record_types: list[tuple[str, str]]) -> list[Row]:
     """Profiles `q` names: a profile id (or a merged one), an identity of any of `identity_kinds` (email, phone, user
-    id...), a session id, or a vendor record id of one of `record_types` (source id, object type). Each is a lookup
-    by key."""
+    id, a vendor's id...: `q` normalised as each kind is), a session id, or a vendor record id of one of
+    `record_types` (source id, object type). Each is a lookup by key. A phone is found when a mapping makes it an
+    identity (the shipped mappings keep phones as attributes: a household shares one)."""
     q = q.strip()
     found: dict[str, list[str]] = {}
 
