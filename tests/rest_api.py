@@ -33,8 +33,8 @@ class RestAPI:
 
     def __init__(self, items: int = 25, *, auth: tuple | None = None, window: tuple[int, float] | None = None,
                  expires_in: int = 3600) -> None:
-        self.items = {str(i): {"id": str(i), "name": f"item {i}", "updated_at": stamp(i), "archived": False}
-                      for i in range(1, items + 1)}
+        self.items = {str(i): {"id": str(i), "name": f"item {i}", "email": f"user{i}@example.com",
+                               "updated_at": stamp(i), "archived": False} for i in range(1, items + 1)}
         self.auth, self.window, self.expires_in = auth, window, expires_in
         self.tokens: set[str] = set()
         self.tokens_issued = 0

@@ -157,3 +157,19 @@ def test_hostile_answers_fail_the_run_with_a_clear_error(tmp_path, api, shape, s
     assert "source 'api', object 'things'" in out and says in out, out
     assert "Traceback" not in out
     assert time.monotonic() - started < 30  # fatal at once, not retried
+
+
+def test_a_mapping_builds_profiles_from_declared_records(tmp_path, api):
+    (tmp_path / "contacts.yaml").write_text(
+        "objects:\n  contact:\n    identities: [{kind: email, path: email}]\n"
+        "    fields: [{path: name, attribute: name}]\n")
+    src = source(api, mapping="contacts.yaml", resources={"contacts": resources()["contacts"]})
+    config = write_config(tmp_path, [src])
+    sync(config)
+    assert store(config, "SELECT count(*) FROM profiles")[0][0] == 25
+    assert store(config, """SELECT value::VARCHAR FROM profile_attributes a JOIN identities i USING (profile_id)
+                            WHERE i.identity = 'user7@example.com' AND a.name = 'name'""") == [('"item 7"',)]
+    api.touch("7", 200, name="Seven")
+    sync(config)
+    assert store(config, """SELECT value::VARCHAR FROM profile_attributes a JOIN identities i USING (profile_id)
+                            WHERE i.identity = 'user7@example.com' AND a.name = 'name'""") == [('"Seven"',)]
