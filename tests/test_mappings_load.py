@@ -327,8 +327,8 @@ def test_files_that_are_not_mappings(tmp_path):
     ]
     assert problems(tmp_path / "missing.yaml") == [f"{tmp_path / 'missing.yaml'}: no such mapping file"]
     assert problems(default_mapping("hubspot"), "sftp") == [
-        f"{default_mapping('hubspot')}: the sftp bridge takes no mapping; mappings are for hubspot, rest, shopify, stripe "
-        "(objects) and redirect, tracking, webhook (events)"]
+        f"{default_mapping('hubspot')}: the sftp bridge takes no mapping; mappings are for hubspot, rest, shopify, "
+        "stripe (objects) and redirect, tracking, webhook (events)"]
 
 
 def test_the_python_name_of_in_is_not_a_key(tmp_path):
