@@ -58,6 +58,9 @@ def test_demo_keep_leaves_the_server_running_with_its_console(tmp_path):
             for source in ("billing", "crm", "shop"):
                 assert f'data-record="{source}/customer/' in page or f'data-record="{source}/contact/' in page
             assert 'data-source="website"' in page  # the visit, on the same timeline
+            number = re.search(r'data-record="shop/customer/gid://shopify/Customer/(\d+)"', page).group(1)
+            by_number = http.get("/profiles", params={"q": number}).text  # as Shopify's admin shows the id
+            assert re.findall(r'<tr data-profile="([^"]+)">', by_number) == profile_id
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGTERM)

@@ -162,10 +162,12 @@ def find_profiles(cur, q: str, identity_kinds: list[str], record_types: list[tup
     for (profile_id,) in cur.execute("SELECT profile_id::VARCHAR FROM sessions WHERE session_id = ?", [q]).fetchall():
         add(profile_id, f"session {q}")
     for source_id, object_type in record_types:
-        identity = f"{source_id}/{object_type}/{q}"
-        for (profile_id,) in cur.execute("SELECT profile_id::VARCHAR FROM identities WHERE kind = 'record' AND "
-                                         "identity = ?", [identity]).fetchall():
-            add(profile_id, f"{source_id} {object_type} {q}")
+        # Shopify's ids are GraphQL global ids; its admin shows the number at their end
+        for external_id in (q, f"gid://shopify/{object_type.capitalize()}/{q}") if q.isdigit() else (q,):
+            identity = f"{source_id}/{object_type}/{external_id}"
+            for (profile_id,) in cur.execute("SELECT profile_id::VARCHAR FROM identities WHERE kind = 'record' AND "
+                                             "identity = ?", [identity]).fetchall():
+                add(profile_id, f"{source_id} {object_type} {external_id}")
     if not found:
         return []
     summaries = {r["profile_id"]: r for r in _rows(cur, """
