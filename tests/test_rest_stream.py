@@ -152,3 +152,23 @@ def test_a_stored_next_page_the_api_refuses_starts_the_list_again_at_its_first_p
     assert pages[0].scan_id == "s1" and pages[-1].scan_complete  # the same complete read, which saw everything
     assert "refused (HTTP 400): the list is read again from its first page" in pages[0].note
     assert pages[1].note is None
+
+
+@respx.mock
+def test_a_next_url_echoing_a_query_api_key_leaves_it_out_of_the_cursor():
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.params["api_key"] == "k-secret-99"
+        if request.url.params.get("page") == "2":
+            return httpx.Response(200, json={"items": [{"id": 2}], "next": None})
+        return httpx.Response(200, json={"items": [{"id": 1}], "next": f"{API}/contacts?api_key=k-secret-99&page=2"})
+
+    respx.get(f"{API}/contacts").mock(side_effect=answer)
+    settings = RestSettings.model_validate({
+        "bridge": "rest", "base_url": API, "auth": {"type": "api_key", "name": "api_key", "value": "k-secret-99",
+                                                    "in": "query"},
+        "resources": {"contacts": {"path": "/contacts", "records": "items",
+                                   "paginator": {"type": "next_url", "url": "next"}}}})
+    pages = read(RestConnector("src", settings).streams()[0], pages=1)
+    assert pages[0].cursor["page"] == {"path": "/contacts", "request": {"page": "2"}}
+    rest = read(RestConnector("src", settings).streams()[0], pages[0].cursor)
+    assert [r.external_id for r in rest[0].records] == ["2"]

@@ -7,7 +7,7 @@ import httpx
 
 from connectors.kit.client import SourceClient
 from connectors.kit.limiter import WindowLimiter
-from connectors.rest.credentials import auth_for
+from connectors.rest.credentials import ApiKeyAuth, auth_for
 from connectors.rest.settings import DEFAULT_RATE, RestSettings
 from connectors.rest.stream import RestStream
 
@@ -25,8 +25,10 @@ class RestConnector:
         self.source_id = source_id
         self.client = SourceClient(source_id, settings.base_url, auth_for(settings.auth), limiter=limiter_for(settings),
                                    headers=settings.headers, transport=transport)
-        self._streams = [RestStream(self.client, name, settings.resources[name], settings.base_url)
-                         for name in settings.object_names]
+        hidden = frozenset({settings.auth.name} if isinstance(settings.auth, ApiKeyAuth) and
+                           settings.auth.where == "query" else ())
+        self._streams = [RestStream(self.client, name, settings.resources[name], settings.base_url,
+                                    secret_params=hidden) for name in settings.object_names]
 
     def streams(self) -> list[RestStream]:
         return list(self._streams)

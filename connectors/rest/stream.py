@@ -62,8 +62,12 @@ class RestStream(PhasedStream):
     cursors = CURSORS
     scan_then_changes = False  # a complete read sees everything: the changes start from it next time
 
-    def __init__(self, client: SourceClient, name: str, resource: Resource, base_url: str) -> None:
+    def __init__(self, client: SourceClient, name: str, resource: Resource, base_url: str, *,
+                 secret_params: frozenset[str] = frozenset()) -> None:
         self.client, self.name, self.resource = client, name, resource
+        # query parameters the auth sets (an api_key in the query): a next-page URL echoing one would otherwise put
+        # the secret in the stored cursor; the auth sets it again on every request
+        self._secret_params = secret_params
         self.object_type = resource.type_for(name)
         self._base_url = base_url
         self._records = records_path(resource.records)
@@ -141,7 +145,9 @@ class RestStream(PhasedStream):
             if self.resource.incremental is not None:
                 for item in raw:
                     seen = values.newest(seen, dig(item, self.resource.incremental.field))
-            next_page = None if request is None else PageAt(path=paginator.next_path or at.path, request=request)
+            next_page = None if request is None else PageAt(
+                path=paginator.next_path or at.path,
+                request={k: v for k, v in request.items() if k not in self._secret_params})
             yield records, seen, next_page
 
     def record(self, item: Any, index: int) -> RecordIn:
