@@ -3,7 +3,8 @@
   (a) off      `POST /collect/bench/website/s{0..999}` on `inlet serve` without `lake:` (bench/collect.py's (a))
   (b) on       the same on `inlet serve` with `lake:` (SQLite catalog, local warehouse, `every: 1s`, thirty times
                as often as the default, so an export runs through every round); (a) and (b) take turns for
-               several rounds, each pinned to the same CPU, wrk to the other: 1 - (b)/(a) is what exporting costs
+               several rounds, each pinned to the same CPU, wrk to the other, the one not measured stopped
+               (SIGSTOP) meanwhile: 1 - (b)/(a) is what exporting costs
   freshness    during (b)'s rounds a probe POSTs one event every 100 ms; acknowledged -> queryable is the time from
                its 200 to when a reader polling the catalog every 50 ms first sees a snapshot whose watermark covers
                it (the event's ingest_seq, read afterwards with inlet sql): p50 and p99
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -79,10 +81,13 @@ class Watcher(threading.Thread):
         lake = load_config(config).lake
         self.table = open_lake(lake).table("events")
         self.key, self.seen, self.stop = PREFIX + lake.node, [], threading.Event()
+        self.active = threading.Event()  # cleared while (a) is measured: the watcher's CPU is not (a)'s to pay
+        self.active.set()
 
     def run(self) -> None:
         last = None
         while not self.stop.is_set():
+            self.active.wait()
             self.table = self.table.refresh()
             mark = self.table.properties.get(self.key)
             if mark and mark != last:
@@ -142,7 +147,15 @@ def one_node(args, work: Path, cpus: list[int]) -> dict:
         for n in range(1, args.rounds + 1):
             order = ("off", "on") if n % 2 else ("on", "off")
             for name in order:
-                server = on if name == "on" else off
+                server, idle = (on, off) if name == "on" else (off, on)
+                # the idle server is stopped (SIGSTOP) while the other is measured: (b)'s exports between rounds
+                # must not run on the CPU that (a) is measured on
+                idle.proc.send_signal(signal.SIGSTOP)
+                server.proc.send_signal(signal.SIGCONT)
+                if name == "on":
+                    watcher.active.set()
+                else:
+                    watcher.active.clear()
                 probe = Probe(server.base) if name == "on" else None
                 if probe:
                     probe.start()
@@ -154,14 +167,18 @@ def one_node(args, work: Path, cpus: list[int]) -> dict:
                 rounds[name].append(result)
                 print(f"  round {n} {name:<3} {result['events_per_s']:>8,.0f} events/s  p50 {result['p50_ms']:.2f} ms"
                       f"  p99 {result['p99_ms']:.2f} ms  server CPU {result['cpu_cores']['server']:.2f}", flush=True)
+        for server in (off, on):
+            server.proc.send_signal(signal.SIGCONT)
+        watcher.active.set()
         lake = wait_caught_up(on.base)
         time.sleep(0.3)
         watcher.stop.set()
         watcher.join()
         delays = [d for p in probes for d in freshness(on_cfg, p, watcher)]
     finally:
-        off.stop()
-        on.stop()
+        for server in (off, on):
+            server.proc.send_signal(signal.SIGCONT)
+            server.stop()
     stored = int(sql(on_cfg, "SELECT count(*) FROM events")[0][0])
     in_lake = open_lake(load_config(on_cfg).lake).table("events").scan(selected_fields=("event_id",)).to_arrow()
     ids = in_lake.column("event_id")
