@@ -114,6 +114,10 @@ def test_a_declared_source_loads_with_its_objects_and_keeps_its_secrets(tmp_path
      ":3:5: sources[0]: objects: unknown resource 'deals'; this source declares contacts, companies"),
     ("    base_url: https://api.example.com\n", "",
      ":3:5: sources[0].base_url: is required"),
+    ("    headers:", "    webhook_secret: whsec_abc\n    headers:",
+     ":3:5: sources[0]: webhook_secret: the rest bridge receives no webhooks"),
+    ("records: results", "records: results..data",
+     ":18:9: sources[0].resources.contacts.records: 'results..data' is not a dotted path to a key of the answer"),
 ])
 def test_mistakes_name_the_line_and_the_key_path(tmp_path, old, new, expected):
     assert old in GOOD

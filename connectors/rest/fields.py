@@ -6,12 +6,23 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"  # a resource: `objects:`, `--object`, schedules
 OBJECT_TYPE = r"^[a-z][a-z0-9_]{0,63}$"  # records.object_type, and `<type>.created` event types
 DOTTED = r"^[^.\s]+(\.[^.\s]+)*$"  # a.b.c
-Dotted = Annotated[str, Field(pattern=DOTTED)]
+def _dotted(value: str) -> str:
+    if not re.match(DOTTED, value):
+        raise ValueError(f"{value!r} is not a dotted path to a key of the answer, like id or paging.next.after")
+    return value
+
+
+def _dotted_or_whole(value: str) -> str:
+    return value if value == "" else _dotted(value)
+
+
+Dotted = Annotated[str, AfterValidator(_dotted)]
+DottedOrWhole = Annotated[str, AfterValidator(_dotted_or_whole)]  # "": the whole answer
 ParamName = Annotated[str, Field(min_length=1, max_length=200)]
 Scalar = str | int | float | bool
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")]

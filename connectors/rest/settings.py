@@ -13,10 +13,10 @@ from pydantic import Field, field_validator, model_validator
 from connectors.kit.settings import CloudAppSettings
 from connectors.rest.credentials import Auth
 from connectors.rest.fields import (
-    DOTTED,
     NAME,
     OBJECT_TYPE,
     Dotted,
+    DottedOrWhole,
     HeaderName,
     ParamName,
     Scalar,
@@ -72,7 +72,7 @@ class Resource(StrictModel):
     params: dict[ParamName, Scalar | list[Scalar]] = Field(default_factory=dict)
     method: Literal["GET", "POST"] = "GET"
     body: dict[str, Any] | None = Field(None, alias="json")
-    records: Annotated[str, Field(pattern=r"^$|" + DOTTED)] = ""
+    records: DottedOrWhole = ""
     primary_key: Dotted = "id"
     updated_at: Dotted | None = None
     paginator: PagingConfig | None = None  # None: one request answers the whole list
