@@ -166,7 +166,9 @@ def test_hostile_requests_get_answers_not_errors(console):
 
 def test_a_pull_sources_page_and_a_profile_found_by_its_vendor_record_id(tmp_path):
     with SandboxAPI(customers=12, rate_limit=False) as api:
-        sources = [api.stripe_source(objects=["customers"], mapping="default", schedule={"every": "1h"})]
+        sources = [api.stripe_source(objects=["customers"], mapping="default", schedule={"every": "1h"}),
+                   {"id": "app", "name": "App", "channel": "mobile", "bridge": "tracking", "write_key": WRITE_KEY,
+                    "mapping": "default"}]
         with InProcessServer(write_config(tmp_path, sources=sources)) as srv, \
                 httpx.Client(base_url=srv.url, timeout=30) as http:
             deadline = time.monotonic() + 60  # a source never synced is synced at start
@@ -191,3 +193,14 @@ def test_a_pull_sources_page_and_a_profile_found_by_its_vendor_record_id(tmp_pat
             profile = http.get(f"/profiles/{profile_ids[0]}").text
             assert f'data-record="billing/customer/{customer}"' in profile
             assert re.search(r'data-source="billing">\s*<summary>.*?customer\.created', profile, re.S)
+            assert "every linked record agrees with the profile" in profile
+
+            # the person renames themself in the app: the newer name wins, and the Stripe record now disagrees
+            stripe_name = srv.sql("SELECT data->>'name' FROM records WHERE external_id = ?", [customer])[0][0]
+            _identify(http, "user-9", "device-9", email, name="Renamed In The App")
+            srv.sql("SELECT 1")  # once the store has it (pages do not wait for the writer)
+            profile = http.get(f"/profiles/{profile_ids[0]}").text
+            conflict = re.search(r'<tr data-conflict="name">(.*?)</tr>', profile, re.S).group(1)
+            assert f"billing customer <span class=\"id\">{customer}</span>" in conflict
+            assert f"&#34;{stripe_name}&#34;" in conflict and "Renamed In The App" in conflict
+            assert "from app" in conflict and len(re.findall(r"<tr data-conflict=", profile)) == 1

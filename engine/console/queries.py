@@ -15,6 +15,7 @@ from mappings.identities import normalise_identity
 
 CHART_HOURS = 7 * 24
 RECENT_EVENTS = 50
+LINKED_RECORDS = 100  # of a profile, the most recently changed
 SLACK = dt.timedelta(seconds=5)  # events committed out of arrival order: the debugger looks back this far again
 # No event of a profile was received long before the profile was made: it is made with its first event or record,
 # and a merge keeps the older profile. The timeline reads events from its creation (less this margin) on.
@@ -198,22 +199,13 @@ def profile(cur, profile_id: str, *, events: int = 100) -> Row | None:
                        [profile_id])
     record_keys = [i["identity"].split("/", 2) for i in identities if i["kind"] == "record"]
     records = _rows(cur, """
-        SELECT r.source_id, r.object_type, r.external_id, r.updated_at, r.deleted, r.synced_at
+        SELECT r.source_id, r.object_type, r.external_id, r.updated_at, r.deleted, r.synced_at,
+               r.data::VARCHAR AS data
         FROM (SELECT unnest(?::VARCHAR[]) AS s, unnest(?::VARCHAR[]) AS t, unnest(?::VARCHAR[]) AS x) k
         JOIN records r ON r.source_id = k.s AND r.object_type = k.t AND r.external_id = k.x
-        ORDER BY r.source_id, r.object_type, r.external_id""",
+        ORDER BY r.updated_at DESC LIMIT ?""",
                     [[k[0] for k in record_keys if len(k) == 3], [k[1] for k in record_keys if len(k) == 3],
-                     [k[2] for k in record_keys if len(k) == 3]])
-    conflicts = _rows(cur, """
-        SELECT f.attribute, f.source_id, f.object_type, f.external_id, f.local_value::VARCHAR AS theirs,
-               a.value::VARCHAR AS ours, a.source_id AS our_source, f.updated_at
-        FROM (SELECT unnest(?::VARCHAR[]) AS s, unnest(?::VARCHAR[]) AS t, unnest(?::VARCHAR[]) AS x) k
-        JOIN field_sync f ON f.source_id = k.s AND f.object_type = k.t AND f.external_id = k.x
-        JOIN profile_attributes a ON a.profile_id = ?::UUID AND a.name = f.attribute
-        WHERE f.local_value IS DISTINCT FROM a.value
-        ORDER BY f.updated_at DESC LIMIT 20""",
-                      [[k[0] for k in record_keys if len(k) == 3], [k[1] for k in record_keys if len(k) == 3],
-                       [k[2] for k in record_keys if len(k) == 3], profile_id])
+                     [k[2] for k in record_keys if len(k) == 3], LINKED_RECORDS])
     timeline = _rows(cur, """
         SELECT event_id::VARCHAR AS event_id, source_id, event_type, occurred_at, received_at, session_id,
                profile_id::VARCHAR AS stored_profile_id, properties::VARCHAR AS properties
@@ -224,4 +216,4 @@ def profile(cur, profile_id: str, *, events: int = 100) -> Row | None:
                status, attempts, last_error, last_http_status, created_at, finished_at
         FROM writebacks WHERE profile_id IN (SELECT unnest(?::UUID[])) ORDER BY created_at DESC LIMIT 50""", [ids])
     return {**head[0], "merged": merged, "identities": identities, "attributes": attributes, "records": records,
-            "conflicts": conflicts, "events": timeline, "writebacks": writebacks}
+            "events": timeline, "writebacks": writebacks}

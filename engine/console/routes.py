@@ -19,6 +19,7 @@ from starlette.routing import Route
 from engine.config import PullSource
 from engine.console import queries, snippets, views
 from engine.console.access import COOKIE, SIGN_IN, allowed, cookie_value, safe_next, token_matches
+from engine.console.conflicts import conflicts
 from engine.metrics import VENDOR_REQUESTS, VENDOR_THROTTLED
 from engine.server.refusals import error_response
 from engine.store import store_cursor
@@ -245,6 +246,7 @@ async def profile_page(request: Request) -> Response:
     data = await _read(request, queries.profile, live)
     if data is None:
         return _not_found(f"No profile {profile_id}.")
+    data["conflicts"] = conflicts(request.app.state.inlet.config.mappings, data["records"], data["attributes"])
     came_from = queries.as_uuid(request.query_params.get("merged", "")) if request.query_params.get("merged") else None
     now = _now()
     return render("profile.html", p=data, fmt=lambda v: views.when(v, now), came_from=came_from,
