@@ -19,7 +19,6 @@ from connectors.kit import (
     CredentialsRefused,
     DailyLimitReached,
     FatalError,
-    LinkHeader,
     PaginationLoop,
     RateLimited,
     RateLimiter,
@@ -229,21 +228,6 @@ async def test_pages_names_source_and_object_on_a_loop(api: respx.MockRouter, cl
                                         records_path="results"):
                 pass
     assert "'billing'" in str(caught.value) and "'contacts'" in str(caught.value)
-
-
-async def test_pages_follows_shopify_links_on_its_own_base_url(api: respx.MockRouter, clock: FakeClock) -> None:
-    path = "/admin/api/2024-01/orders.json"
-    next_url = f"https://acme.myshopify.com{path}?limit=250&page_info=P2"
-    route = api.get(path).mock(side_effect=[
-        httpx.Response(200, json={"orders": [{"id": 1}]}, headers={"Link": f'<{next_url}>; rel="next"'}),
-        httpx.Response(200, json={"orders": [{"id": 2}]}),
-    ])
-    async with make_client(clock) as client:
-        pages = [p async for p in client.pages(LinkHeader(), path, {"status": "any"}, object_name="orders",
-                                               records_path="orders")]
-    assert pages == [[{"id": 1}], [{"id": 2}]]
-    assert route.calls[1].request.url.host == "api.vendor.test"
-    assert dict(route.calls[1].request.url.params) == {"limit": "250", "page_info": "P2"}
 
 
 def test_client_repr_has_no_secret() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.kit import AfterCursor, ConnectionCursor, LinkHeader, PaginationError, PaginationLoop, StartingAfter
+from connectors.kit import AfterCursor, ConnectionCursor, PaginationError, PaginationLoop, StartingAfter
 
 SHOP = "https://acme.myshopify.com/admin/api/2024-01/customers.json"
 
@@ -63,29 +63,6 @@ def test_after_cursor_reads_paging_next_after_and_stops_without_paging() -> None
     assert paginator.next_request(page({"results": [{"id": "2"}]})) is None
     with pytest.raises(PaginationLoop):
         paginator.next_request(page(body))
-
-
-def test_link_header_keeps_only_page_info_limit_and_fields() -> None:
-    paginator = LinkHeader(limit=50)
-    assert paginator.first_request({"status": "any", "updated_at_min": "2024-01-01T00:00:00Z"}) == {
-        "status": "any", "updated_at_min": "2024-01-01T00:00:00Z", "limit": 50}
-    first = page({"customers": []}, Link=f'<{SHOP}?limit=50&page_info=BBB&fields=id%2Cemail>; rel="next"')
-    assert paginator.next_request(first) == {"page_info": "BBB", "limit": "50", "fields": "id,email"}
-    middle = page({"customers": []},
-                  Link=f'<{SHOP}?limit=50&page_info=AAA>; rel="previous", <{SHOP}?limit=50&page_info=CCC>; rel="next"')
-    assert paginator.next_request(middle) == {"page_info": "CCC", "limit": "50"}
-    last = page({"customers": []}, Link=f'<{SHOP}?limit=50&page_info=CCC>; rel="previous"')
-    assert paginator.next_request(last) is None
-    assert paginator.next_request(page({"customers": []})) is None  # a single page has no Link at all
-
-
-def test_link_header_raises_on_a_repeated_page_info() -> None:
-    paginator = LinkHeader()
-    paginator.first_request()
-    response = page({}, Link=f'<{SHOP}?limit=250&page_info=SAME>; rel="next"')
-    paginator.next_request(response)
-    with pytest.raises(PaginationLoop, match="SAME"):
-        paginator.next_request(response)
 
 
 def graphql(has_next: bool, cursor: str | None) -> dict:

@@ -27,7 +27,6 @@ from connectors.kit.pagination import (
     AfterCursor,
     ConnectionCursor,
     EndingBefore,
-    LinkHeader,
     Paginator,
     StartingAfter,
 )
@@ -50,7 +49,6 @@ __all__ = [
     "EndingBefore",
     "FatalError",
     "HeaderToken",
-    "LinkHeader",
     "Page",
     "PaginationError",
     "PaginationLoop",

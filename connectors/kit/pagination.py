@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
 from connectors.kit.errors import PaginationError, PaginationLoop
 
-__all__ = ["AfterCursor", "AfterLastId", "ConnectionCursor", "EndingBefore", "LinkHeader", "NextLinkHeader",
+__all__ = ["AfterCursor", "AfterLastId", "ConnectionCursor", "EndingBefore", "NextLinkHeader",
            "NextToken", "NextUrl", "OffsetLimit", "PageNumber", "Paginator", "StartingAfter", "dig"]
 
 Params = dict[str, Any]
@@ -124,27 +124,6 @@ class AfterCursor(_PageSize):
         if after in (None, ""):
             return None
         return {**self._base, "limit": self.limit, "after": self._token(after)}
-
-
-class LinkHeader(_PageSize):
-    """Shopify REST: the `Link` header's rel="next" URL. Only its query is used (the request keeps the
-    source's base_url, so the sandbox can stand in), and only `page_info`, `limit` and `fields` are kept:
-    Shopify rejects any other parameter next to `page_info`; the filters are baked into the cursor."""
-
-    KEPT = ("page_info", "limit", "fields")
-    DEFAULT_LIMIT = 250
-
-    def next_request(self, response: httpx.Response | None, body: Any = _MISSING) -> Params | None:
-        if response is None:
-            raise TypeError("LinkHeader reads the response's headers: pages fetched without one cannot use it")
-        url = response.links.get("next", {}).get("url")
-        if not url:
-            return None
-        query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
-        if not query.get("page_info"):
-            raise PaginationError("", "", None, "the Link rel=next URL carries no page_info")
-        query["page_info"] = self._token(query["page_info"])
-        return {key: query[key] for key in self.KEPT if key in query}
 
 
 class ConnectionCursor(Paginator):
