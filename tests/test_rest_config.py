@@ -116,6 +116,8 @@ def test_a_declared_source_loads_with_its_objects_and_keeps_its_secrets(tmp_path
      ":3:5: sources[0].base_url: is required"),
     ("    headers:", "    webhook_secret: whsec_abc\n    headers:",
      ":3:5: sources[0]: webhook_secret: the rest bridge receives no webhooks"),
+    ("path: /v3/companies", "path: /v3/companies\n        method: POST",
+     ":23:7: sources[0].resources.companies: paginator link_header: a POST's next page is asked for in its body"),
     ("records: results", "records: results..data",
      ":18:9: sources[0].resources.contacts.records: 'results..data' is not a dotted path to a key of the answer"),
 ])

@@ -24,7 +24,7 @@ from connectors.rest.fields import (
     duration,
     singular,
 )
-from connectors.rest.paging import PagingConfig
+from connectors.rest.paging import LinkHeaderPaging, NextUrlPaging, PagingConfig
 from connectors.rest.templates import PLACEHOLDER, placeholders
 
 REFUSED_HEADERS = ("authorization", "cookie", "proxy-authorization", "host", "content-length")
@@ -93,6 +93,9 @@ class Resource(StrictModel):
     def _consistent(self) -> Resource:
         if self.body is not None and self.method != "POST":
             raise ValueError("`json` is the body of a POST: add `method: POST`")
+        if self.method == "POST" and isinstance(self.paginator, (NextUrlPaging, LinkHeaderPaging)):
+            raise ValueError(f"paginator {self.paginator.type}: a POST's next page is asked for in its body; use "
+                             "cursor, offset, page_number or starting_after")
         used = placeholders(self.params) | placeholders(self.body)
         unknown = used - {PLACEHOLDER}
         if unknown:
