@@ -14,9 +14,10 @@ import pytest
 from pyiceberg.exceptions import CommitFailedException
 
 from engine.config.models import LakeConfig
-from engine.lake import LakeError, open_lake
+from engine.lake import LakeError, housekeeping, open_lake
 from engine.lake.export import Exporter
 from engine.lake.housekeeping import housekeep
+from engine.lake.tables import EVENTS
 from engine.store import open_store, store_cursor
 from tests.conftest import inlet, write_config
 from tests.lake_services import S3, Postgres
@@ -315,3 +316,16 @@ def test_lake_export_errors_name_the_key_and_hide_the_password(tmp_path):
     assert "Traceback" not in result.stderr
     result = inlet("lake", "export", config=write_config(tmp_path))
     assert result.returncode == 1 and "the config has no `lake:` section" in result.stderr
+
+
+def test_housekeeping_keeps_at_most_max_snapshots_whatever_their_age(tmp_path, monkeypatch):
+    monkeypatch.setattr(housekeeping, "MAX_SNAPSHOTS", 4)
+    node = Node(tmp_path / "a.duckdb", lake_config(tmp_path, keep_snapshots="1d"))
+    for _ in range(10):
+        node.add_events(5)
+        node.exporter.export()
+    assert housekeeping.due(node.lake)  # more than twice the cap: due before compact_every
+    housekeeping.expire(node.lake, EVENTS, datetime.now(UTC) - timedelta(days=1))
+    assert len(node.lake.refresh("events").snapshots()) == 4
+    assert not housekeeping.due(node.lake)
+    assert duckdb_count(node.lake, "events") == (50, 50)

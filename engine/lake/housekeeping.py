@@ -10,9 +10,11 @@ expiry, so both are built here from its public operations:
   so a rewrite reads only those files, whatever the partition holds besides. For the upserted tables it is the whole
   partition, up to `MAX_REWRITE_BYTES`. Each node compacts only the partitions of its own rows, so nodes do not race
   for the same files; a commit that loses to another node's is done again from the new state.
-- **Expiry** removes snapshots older than `lake.keep_snapshots` (time travel reaches that far back; the current one
-  always stays), then deletes the data files, manifests and manifest lists that only the expired snapshots
-  reached. A node's watermark is a table property, so no snapshot is needed to keep it.
+- **Expiry** removes snapshots older than `lake.keep_snapshots`, and all but the newest `MAX_SNAPSHOTS` of a table
+  (time travel reaches back that far, whichever is shorter; the current one always stays), then deletes the data
+  files, manifests and manifest lists that only the expired snapshots reached. A node's watermark is a table
+  property, so no snapshot is needed to keep it. Housekeeping also runs early when a table holds twice
+  `MAX_SNAPSHOTS` (a node exporting every few seconds, or many nodes).
 
 Files a failed commit left (written, never committed) are not found here: sweep them with your engine's
 orphan-file removal (Spark's `remove_orphan_files`) now and then.
@@ -50,6 +52,15 @@ log = logging.getLogger("inlet.lake")
 SMALL_FILE_BYTES = 32 * 1024 * 1024  # files under this are worth rewriting together
 MIN_FILES = 8  # a run of fewer small files is left as it is
 MAX_REWRITE_BYTES = 256 * 1024 * 1024  # of files read by one rewrite (its rows are held in memory)
+# snapshots kept at most per table, whatever their age: pyiceberg copies the table's metadata, every snapshot in it,
+# about twenty times per commit (~2-3 ms per snapshot and export, SCALING.md), so a node exporting often, or many
+# nodes, would otherwise pay for lake.keep_snapshots' worth of history in every export
+MAX_SNAPSHOTS = 100
+
+
+def due(lake: Lake) -> bool:
+    """Housekeeping is due before its time when a table, as last loaded, holds twice MAX_SNAPSHOTS snapshots."""
+    return any(len(table.metadata.snapshots) > 2 * MAX_SNAPSHOTS for table in lake.tables.values())
 
 
 def housekeep(lake: Lake, now: datetime | None = None) -> dict:
@@ -160,13 +171,15 @@ def _rewrite(lake: Lake, spec: TableSpec, where: BooleanExpression, count: int) 
 
 # -- expiry -------------------------------------------------------------------------------------------------------
 def expire(lake: Lake, spec: TableSpec, older_than: datetime) -> tuple[int, int]:
-    """Expire snapshots older than `older_than` (never the current one); delete the files only they reached.
-    Returns (snapshots expired, files deleted)."""
+    """Expire snapshots older than `older_than`, and all but the newest MAX_SNAPSHOTS (never the current one);
+    delete the files only they reached. Returns (snapshots expired, files deleted)."""
     table = lake.refresh(spec.name)
     cutoff = int(older_than.timestamp() * 1000)
     current = table.current_snapshot()
+    newest = sorted(table.snapshots(), key=lambda s: s.timestamp_ms)[-MAX_SNAPSHOTS:]
+    kept = {s.snapshot_id for s in newest if s.timestamp_ms >= cutoff}
     old = [s.snapshot_id for s in table.snapshots()
-           if s.timestamp_ms < cutoff and (current is None or s.snapshot_id != current.snapshot_id)]
+           if s.snapshot_id not in kept and (current is None or s.snapshot_id != current.snapshot_id)]
     if not old:
         return 0, 0
     before = _reachable(table)

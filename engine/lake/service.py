@@ -23,7 +23,7 @@ from engine.config.models import LakeConfig
 from engine.lake import changes
 from engine.lake.catalog import LakeError, open_lake, read_watermark, redact
 from engine.lake.export import Exporter
-from engine.lake.housekeeping import housekeep
+from engine.lake.housekeeping import due, housekeep
 from engine.store import StoreWriter, store_cursor
 
 log = logging.getLogger("inlet.lake")
@@ -96,7 +96,7 @@ class LakeService:
                 result = await self.export_now()
                 if result["events"] or result["upserted"] or result["deleted"]:
                     log.info("lake export: %s", result)
-                if time.monotonic() >= next_housekeeping:
+                if time.monotonic() >= next_housekeeping or due(self._exporter.lake):
                     next_housekeeping = time.monotonic() + self.config.compact_every.total_seconds()
                     log.info("lake housekeeping: %s", await self.housekeep_now())
             except LakeError as exc:
