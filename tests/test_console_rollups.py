@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 
 import httpx
 
@@ -54,6 +55,8 @@ def test_pushes_refusals_and_pulls_keep_the_counts_equal_to_the_rows(tmp_path):
     with SandboxAPI(customers=40, rate_limit=False) as api:
         sources = [{"id": "website", "name": "Website", "channel": "web", "bridge": "webhook",
                     "schemas": {"mode": "warn", "events": {"signup": {"type": "object", "required": ["email"]}}}},
+                   {"id": "limited", "name": "Limited", "channel": "web", "bridge": "webhook",
+                    "rate_limit": {"events": 2, "per": "1m"}},
                    api.stripe_source(objects=["customers"])]
         with InProcessServer(write_config(tmp_path, sources=sources)) as srv, \
                 httpx.Client(base_url=srv.url, timeout=30) as http:
@@ -64,17 +67,25 @@ def test_pushes_refusals_and_pulls_keep_the_counts_equal_to_the_rows(tmp_path):
             assert http.post("/collect/x/website", content=b"{", headers={"content-type": "application/json"}
                              ).status_code == 400
             assert http.post("/collect/bad type/website").status_code == 400
+            codes = [http.post("/collect/x/limited").status_code for _ in range(6)]
+            assert codes == [200, 200, 429, 429, 429, 429]
             _sync(srv)
             api.stripe.mutate(updates=5, deletes=1, creates=2)
             _sync(srv)
+            deadline = time.monotonic() + 10  # a second's 429s make one row, once the second is over
+            while not srv.sql("SELECT count(*) FROM rejections WHERE reason = 'rate_limited'")[0][0]:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
             assert srv.sql(EVENT_HOURS) == srv.sql(HOURS_FROM_EVENTS)
             assert srv.sql(REJECTION_HOURS) == srv.sql(HOURS_FROM_REJECTIONS)
             totals = dict(srv.sql("SELECT source_id, sum(events)::BIGINT FROM event_hours GROUP BY ALL"))
             pulled = srv.sql("SELECT count(*) FROM events WHERE source_id = 'billing'")[0][0]
-            assert totals == {"website": 31, "billing": pulled} and pulled > 40  # the first read and the changes
+            assert totals == {"website": 31, "limited": 2, "billing": pulled} and pulled > 40  # first read, changes
             status = {r["source_id"]: r for r in http.get("/status").json()["sources"]}
             assert (status["website"]["events"], status["website"]["schema_violations"]) == (31, 1)
             assert status["website"]["rejections"] == 2 and status["billing"]["events"] == pulled
+            assert (status["limited"]["rejections"], status["limited"]["throttled"]) == (4, 4)
+            assert srv.sql("SELECT requests FROM rejection_hours WHERE source_id = 'limited'") == [(4,)]
 
 
 def _sync(srv: InProcessServer) -> None:

@@ -94,10 +94,10 @@ def ingest(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
             con.from_arrow(arrow).project("*, nextval('events_ingest_seq')").insert_into(table)
         else:
             con.from_arrow(arrow).insert_into(table)
-        if table == "events":
-            count_events(con, arrow)
+        if table == "events":  # the console's hourly counts (engine/store/rollups.py)
+            count_events(con, rows)
         elif table == "rejections":
-            count_rejections(con, arrow)
+            count_rejections(con, rows)
     con.execute("UPDATE ingest_state SET seq = ?", [batch.seq])
 
 
