@@ -5,6 +5,7 @@ per-second rows run on clocks the tests move by hand where they can."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 
 import duckdb
@@ -12,10 +13,10 @@ import httpx
 import pytest
 
 from engine.config import load_config
+from engine.console.routes import render_overview
 from engine.policy.bucket import TokenBucket, retry_after
 from engine.policy.policies import Policies
 from engine.policy.rollup import RefusalRollup
-from engine.server.pages import render_status
 from engine.store import RejectionIn, StoreUnavailable, open_store
 from engine.store.ingest import Batch
 from engine.store.schema import MIGRATIONS
@@ -264,7 +265,9 @@ def test_rejection_rows_keep_their_shape_for_every_other_refusal(server, http):
 def test_the_status_page_shows_violations_and_throttled_under_the_rejections():
     row = {"source_id": "website", "name": "Website", "bridge": "webhook", "channel": "web", "enabled": True,
            "events": 5, "rejections": 1234, "schema_violations": 7, "throttled": 1200}
-    page = render_status([row, {**row, "source_id": "calm", "schema_violations": 0, "throttled": 0}])
+    totals = {"events_today": 5, "profiles": 0, "merges": 0, "pending_writebacks": 0, "spool": 0}
+    page = render_overview([row, {**row, "source_id": "calm", "schema_violations": 0, "throttled": 0}], {}, totals,
+                           set(), dt.datetime.now(dt.UTC)).body.decode()
     website = page.split('data-source="website"')[1].split("</tr>")[0]
     assert 'data-field="schema-violations">7 against schemas<' in website
     assert 'data-field="throttled">1,200 over the rate limit<' in website
