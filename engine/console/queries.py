@@ -16,6 +16,7 @@ from mappings.identities import normalise_identity
 CHART_HOURS = 7 * 24
 RECENT_EVENTS = 50
 LINKED_RECORDS = 100  # of a profile, the most recently changed
+IDENTITIES = 500  # of a profile (a customer's every order is one): its own first, then its records
 SLACK = dt.timedelta(seconds=5)  # events committed out of arrival order: the debugger looks back this far again
 # No event of a profile was received long before the profile was made: it is made with its first event or record,
 # and a merge keeps the older profile. The timeline reads events from its creation (less this margin) on.
@@ -193,7 +194,8 @@ def profile(cur, profile_id: str, *, events: int = 100) -> Row | None:
                            WHERE merged_into = ?::UUID ORDER BY merged_at""", [profile_id])
     ids = [profile_id, *(m["profile_id"] for m in merged)]
     identities = _rows(cur, """SELECT kind, identity, source_id, created_at FROM identities
-                               WHERE profile_id = ?::UUID ORDER BY kind <> 'record', kind, created_at""", [profile_id])
+                               WHERE profile_id = ?::UUID ORDER BY kind = 'record', kind, created_at LIMIT ?""",
+                       [profile_id, IDENTITIES])
     attributes = _rows(cur, """SELECT name, value::VARCHAR AS value, source_id, object_type, external_id, observed_at,
                                       updated_at FROM profile_attributes WHERE profile_id = ?::UUID ORDER BY name""",
                        [profile_id])

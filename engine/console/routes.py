@@ -75,7 +75,8 @@ def _not_found(what: str) -> HTMLResponse:
     return render("not_found.html", 404, what=what, signed_in=False)
 
 
-def _signed_in(request: Request) -> bool:
+def _guarded(request: Request) -> bool:
+    """Whether pages ask for the admin token (they then offer to sign out)."""
     return request.app.state.inlet.config.server.admin_token is not None
 
 
@@ -88,7 +89,7 @@ async def overview(request: Request) -> Response:
     volumes, totals = await _read(request, lambda cur: (queries.hourly_volumes(cur, now), queries.totals(cur, now)))
     pull = {s.id for s in state.config.sources if isinstance(s, PullSource)}
     return render_overview(rows, volumes, {**totals, "spool": state.writer.pending_events()}, pull, now,
-                           signed_in=_signed_in(request))
+                           signed_in=_guarded(request))
 
 
 def render_overview(rows: list[dict], volumes: dict, totals: dict, pull: set[str], now: dt.datetime, *,
@@ -134,7 +135,7 @@ async def source_page(request: Request) -> Response:
         records=data["records"], mapping=_mapping_rows(state.config.mappings.get(source_id)),
         vendor=_vendor_counts(source_id) if pull else None,
         snippet=snippets.for_source(source, base), now=now, fmt=lambda v: views.when(v, now),
-        signed_in=_signed_in(request))
+        signed_in=_guarded(request))
 
 
 async def source_events(request: Request) -> Response:
@@ -205,7 +206,7 @@ async def profile_search(request: Request) -> Response:
     q = request.query_params.get("q", "").strip()
     if len(q) > MAX_QUERY:
         return render("profiles.html", 400, q=q[:MAX_QUERY], results=None,
-                      error=f"A search is at most {MAX_QUERY} characters.", signed_in=_signed_in(request))
+                      error=f"A search is at most {MAX_QUERY} characters.", signed_in=_guarded(request))
     results = None
     if q:
         kinds = _identity_kinds(state.config)
@@ -213,7 +214,7 @@ async def profile_search(request: Request) -> Response:
         now = _now()
         results = [{**r, "created": views.when(r["created_at"], now), "attributes": _attributes_text(r)}
                    for r in results]
-    return render("profiles.html", q=q, results=results, error=None, signed_in=_signed_in(request))
+    return render("profiles.html", q=q, results=results, error=None, signed_in=_guarded(request))
 
 
 def _identity_kinds(config) -> list[str]:
@@ -250,7 +251,7 @@ async def profile_page(request: Request) -> Response:
     came_from = queries.as_uuid(request.query_params.get("merged", "")) if request.query_params.get("merged") else None
     now = _now()
     return render("profile.html", p=data, fmt=lambda v: views.when(v, now), came_from=came_from,
-                  signed_in=_signed_in(request))
+                  signed_in=_guarded(request))
 
 
 # -- signing in ------------------------------------------------------------------------------------------------------
