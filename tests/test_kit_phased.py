@@ -146,3 +146,31 @@ def test_the_codec_round_trips_and_knows_no_cursor():
     assert CODEC.load(CODEC.dump(cursor)) == cursor
     with pytest.raises(UnreadableCursor):
         CODEC.load([1])
+
+
+async def test_a_phase_that_yields_nothing_still_reports_its_requests_and_note():
+    class Empty(Scripted):
+        async def scan(self, cursor: Scan) -> AsyncIterator[Page]:
+            return
+            yield  # pragma: no cover
+
+    pages = await run(Empty(), {"v": 9})
+    assert len(pages) == 1 and pages[0].records == [] and pages[0].requests == 1
+    assert "newer inlet" in pages[0].note and pages[0].cursor == {"v": 2, "phase": "scan", "how": "list", "page": 0}
+
+
+async def test_a_caller_stopping_early_closes_the_phase_reader():
+    closed: list[str] = []
+
+    class Watched(Scripted):
+        async def scan(self, cursor: Scan) -> AsyncIterator[Page]:
+            try:
+                async for page in super().scan(cursor):
+                    yield page
+            finally:
+                closed.append("scan")
+
+    pages = Watched().read(None, full_refresh=False)
+    await anext(pages)
+    await pages.aclose()
+    assert closed == ["scan"]

@@ -17,6 +17,7 @@ complete read instead, with the reason in the run log.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import operator
@@ -132,11 +133,12 @@ class PhasedStream:
         while True:
             phase = position.phase
             try:
-                async for page in readers[phase](position):
-                    position = page.cursor
-                    yield dataclasses.replace(page, cursor=self.cursors.dump(position),
-                                              requests=page.requests + requests, note=_join(note, page.note))
-                    requests, note = 0, None
+                async with contextlib.aclosing(readers[phase](position)) as pages:  # closed if the caller stops
+                    async for page in pages:
+                        position = page.cursor
+                        yield dataclasses.replace(page, cursor=self.cursors.dump(position),
+                                                  requests=page.requests + requests, note=_join(note, page.note))
+                        requests, note = 0, None
             except Rescan as exc:
                 if phase == "scan":  # a complete read that cannot go on must fail, not start itself again
                     raise
@@ -145,6 +147,8 @@ class PhasedStream:
                 continue
             if position is None or ORDER[position.phase] <= ORDER[phase] or (
                     phase == "scan" and not self.scan_then_changes):
+                if requests or note:  # a phase that yielded nothing still reports what it cost and why it ran
+                    yield Page([], self.cursors.dump(position), requests=requests, note=note)
                 return
 
 
