@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from engine.config import ConfigError, load_config
+from tests.browser import Browser
 from tests.conftest import InProcessServer, write_config
 
 TOKEN = "console-admin-token-0123456789"
@@ -105,3 +106,26 @@ def test_without_a_token_on_loopback_everything_is_open(server, http):
     for path in GUARDED:
         assert http.get(path).status_code == 200, path
     assert http.get("/signin?next=/status", follow_redirects=False).headers["location"] == "/status"
+
+
+def test_signing_in_with_a_real_browser(guarded, tmp_path):
+    srv, _ = guarded
+    with Browser(tmp_path) as browser:
+        page = browser.open(f"{srv.url}/profiles?q=ada")
+        try:
+            assert page.url() == f"{srv.url}/signin?next=%2Fprofiles%3Fq%3Dada"
+            page.eval("document.querySelector('input[name=token]').value = 'wrong-wrong-wrong-wrong'")
+            page.eval("document.querySelector('form[action=\"/signin\"][method=post]').submit()")
+            page.wait_for("!!document.getElementById('signin-error')")
+            page.eval(f"document.querySelector('input[name=token]').value = {TOKEN!r}")
+            page.eval("document.querySelector('form[action=\"/signin\"][method=post]').submit()")
+            page.wait_for(f"location.href === {srv.url + '/profiles?q=ada'!r} && !!document.getElementById('results')")
+            assert page.eval("document.cookie") == ""  # HttpOnly: no script can read it
+            status = "fetch('/status').then(r => r.status)"
+            assert page.eval(status) == 200  # the cookie goes with the page's own requests
+            page.go(f"{srv.url}/")
+            page.eval("document.querySelector('form[action=\"/signout\"]').submit()")
+            page.wait_for("location.pathname === '/signin'")
+            assert page.eval(status) == 401
+        finally:
+            page.close()
