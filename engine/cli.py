@@ -175,7 +175,8 @@ def _lake_status(config, store) -> dict | None:
 def _lake_line(lake: dict) -> str:
     behind = lake["events_behind"]
     line = (f"lake {lake['namespace']} ({lake['catalog']}) as node {lake['node']}: "
-            + ("events not yet in the lake unknown" if behind is None else f"{behind} events not yet in the lake")
+            + ("how many events the lake lacks is not known yet" if behind is None
+               else f"{behind} events not yet in the lake")
             + (f", the oldest waiting {lake['lag_seconds']:.1f} s" if behind else ""))
     if lake.get("last_export_at"):
         line += f"; last export {_cell(lake['last_export_at'], 'table')}"

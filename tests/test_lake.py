@@ -329,3 +329,17 @@ def test_housekeeping_keeps_at_most_max_snapshots_whatever_their_age(tmp_path, m
     assert len(node.lake.refresh("events").snapshots()) == 4
     assert not housekeeping.due(node.lake)
     assert duckdb_count(node.lake, "events") == (50, 50)
+
+
+def test_a_table_dropped_from_the_lake_is_made_again_and_gets_every_row(tmp_path):
+    config = lake_config(tmp_path)
+    node = Node(tmp_path / "a.duckdb", config)
+    fill_latest_state(node.con)
+    node.exporter.export()
+    node.lake.catalog.drop_table(("inlet", "records"))
+    with pytest.raises(LakeError, match=r"lake\.catalog: the table inlet\.records is gone"):
+        node.exporter.export()
+    node.lake = open_lake(config)  # as `inlet serve` does after a failed export: the lake opened again
+    assert node.new_exporter().export().upserted == {"records": 80}
+    assert duckdb_count(node.lake, "records") == (80, 80)
+    assert node.con.execute("SELECT count(DISTINCT lake_table) FROM lake_rows").fetchone()[0] == 4  # old digests gone

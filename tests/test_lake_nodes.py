@@ -82,7 +82,7 @@ async def test_two_nodes_one_killed_mid_export_every_acknowledged_event_once(tmp
 
         deadline = time.monotonic() + 30
         for proc in procs.values():  # the lake catches up with everything acknowledged
-            while (status := _lake_status(proc))["events_behind"] or status["last_error"]:
+            while (status := _lake_status(proc))["events_behind"] != 0 or status["last_error"]:
                 assert time.monotonic() < deadline, status
                 await asyncio.sleep(0.2)
 

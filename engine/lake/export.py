@@ -155,7 +155,7 @@ class Exporter:
     # -- latest-state tables -------------------------------------------------------------------------------------
     def _upsert(self, spec: TableSpec, done: Exported) -> None:
         table = self.lake.refresh(spec.name)
-        uuid = str(table.metadata.table_uuid)
+        uuid = str(table.metadata.table_uuid)  # a table made anew has a new id: no digest matches, every row goes
         for _ in range(MAX_BATCHES):
             cur = self._cursor()
             try:

@@ -43,6 +43,7 @@ class LakeService:
         self.last_error: str | None = None
         self.last_housekeeping: dict | None = None
         self.exports = 0
+        self.mark: int | None = None  # the node's watermark after the last export that succeeded here
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -71,8 +72,10 @@ class LakeService:
                 result = (await asyncio.to_thread(_guarded, exporter.export)).as_dict()
             except LakeError as exc:
                 self.last_error = str(exc)
+                self._exporter = None  # opened again next time: a catalog back, a table made anew
                 raise
             self.last_error = None
+            self.mark = exporter.mark
             self.last_export_at = datetime.now(UTC)
             self.last_result = result
             self.exports += 1
@@ -111,14 +114,16 @@ class LakeService:
         def behind() -> tuple[int, object]:
             cur = store_cursor(self._con)
             try:
-                return changes.behind(cur, self._exporter.mark if self._exporter else 0)
+                return changes.behind(cur, self.mark or 0)
             finally:
                 cur.close()
 
+        more = {"last_export_at": self.last_export_at, "last_error": self.last_error, "last_result": self.last_result,
+                "last_housekeeping": self.last_housekeeping}
+        if self.mark is None:  # no export has ended here yet: how far the lake is is not known
+            return {**describe(self.config, None, 0, None, **more), "events_behind": None}
         count, oldest = await asyncio.to_thread(behind)
-        return describe(self.config, self._exporter.mark if self._exporter else None, count, oldest,
-                        last_export_at=self.last_export_at, last_error=self.last_error,
-                        last_result=self.last_result, last_housekeeping=self.last_housekeeping)
+        return describe(self.config, self.mark, count, oldest, **more)
 
     def _open(self) -> Exporter:
         return Exporter(open_lake(self.config), lambda: store_cursor(self._con), self._remember)
