@@ -179,7 +179,7 @@ def find_profiles(cur, q: str, identity_kinds: list[str], record_types: list[tup
 
 
 def record_types(cur) -> list[tuple[str, str]]:
-    """(source id, object type) of every kind of record stored (sync cursors and the record identities' sources)."""
+    """(source id, object type) of every kind of record a sync has read (those with a cursor)."""
     return [tuple(r) for r in cur.execute("SELECT DISTINCT source_id, object_type FROM sync_state "
                                           "ORDER BY ALL").fetchall()]
 
