@@ -45,19 +45,25 @@ class LakeService:
         self.exports = 0
         self.mark: int | None = None  # the node's watermark after the last export that succeeded here
         self._task: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         """Start the export loop on the running event loop (`inlet serve`)."""
         self._task = asyncio.get_running_loop().create_task(self.run_forever())
 
     async def stop(self, timeout: float) -> None:
-        """End the loop, letting an export in progress finish its commit (it is idempotent, but a commit cut short
-        leaves files behind), for at most `timeout` seconds; before the store writer stops."""
+        """End the loop after the export in progress, if any, has committed and been remembered (cutting it short
+        would leave files behind, and its worker thread waiting on a store writer that is gone), for at most
+        `timeout` seconds; before the store writer stops."""
+        deadline = time.monotonic() + timeout
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        try:
-            await asyncio.wait_for(self._lock.acquire(), timeout)
+            self._stopping.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except TimeoutError:
+                self._task.cancel()
+        try:  # an export a control request started
+            await asyncio.wait_for(self._lock.acquire(), max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             log.warning("a lake export still runs after %s s; it ends with the process (the next one takes over)",
                         timeout)
@@ -93,7 +99,7 @@ class LakeService:
         """`inlet serve`'s loop: export, then wait `every`; housekeeping when `compact_every` has passed."""
         every = self.config.every.total_seconds()
         next_housekeeping = time.monotonic() + self.config.compact_every.total_seconds()
-        while True:
+        while not self._stopping.is_set():
             started = time.monotonic()
             try:
                 result = await self.export_now()
@@ -107,7 +113,10 @@ class LakeService:
             except Exception as exc:  # a bug must not end the exports; it is logged whole, and said in /status
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("lake export failed")
-            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+            try:
+                await asyncio.wait_for(self._stopping.wait(), max(0.0, every - (time.monotonic() - started)))
+            except TimeoutError:
+                continue
 
     async def status(self) -> dict:
         """What `/status` and `inlet status` show of the lake."""
