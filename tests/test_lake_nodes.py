@@ -109,3 +109,16 @@ async def test_two_nodes_one_killed_mid_export_every_acknowledged_event_once(tmp
 
         status = inlet("status", config=configs["node-a"], check=True).stdout
         assert "as node node-a: 0 events not yet in the lake" in status
+        # `inlet lake export` runs in the server that holds the store, through its control socket
+        assert inlet("lake", "export", config=configs["node-a"], check=True).stdout.startswith(
+            f"exported 0 events (the node's watermark is now {_lake_status(a)['watermark']})")
+
+        # and without one: node-b killed right after acknowledging more events, still in its spool
+        b = procs["node-b"]
+        late = [b.http.post(f"/collect/late/website/late-{n}", json={}).json()["event_id"] for n in range(30)]
+        b.stop(signal.SIGKILL)
+        result = inlet("lake", "export", config=configs["node-b"], check=True)
+        assert result.stdout.startswith("exported "), result.stdout
+        events = open_lake(lake_config).refresh("events").scan(selected_fields=("event_id",)).to_arrow()
+        in_lake = events.column("event_id").to_pylist()
+        assert set(late) <= set(in_lake) and len(in_lake) == len(set(in_lake))

@@ -164,7 +164,9 @@ class ControlServer:
     async def _lake(self, writer: asyncio.StreamWriter, op: str) -> None:
         """`inlet lake export` (one export now, after any in progress) and the lake's lag for `inlet status`."""
         lake = self.state.lake
-        if lake is None:
+        if lake is None and self.role != "serve":
+            await _send(writer, {"error": f"`inlet {self.role}` holds the store for now; try again when it ends"})
+        elif lake is None:
             await _send(writer, {"error": "the running server's config has no `lake:` (add it and restart)"})
         elif op == "lake_status":
             await _send(writer, {"lake": await lake.status()})
