@@ -86,6 +86,10 @@ async def test_two_nodes_one_killed_mid_export_every_acknowledged_event_once(tmp
                 assert time.monotonic() < deadline, status
                 await asyncio.sleep(0.2)
 
+            scraped = proc.http.get("/metrics").text  # the lag for alerts, as /status says it
+            assert "\ninlet_lake_events_behind 0.0\n" in scraped and "\ninlet_lake_lag_seconds 0.0\n" in scraped
+            assert "\ninlet_lake_last_export_timestamp_seconds " in scraped
+
         lake_config = LakeConfig(**{**lake, "node": "node-a"})
         events = open_lake(lake_config).table("events").scan(selected_fields=("event_id", "node")).to_arrow()
         in_lake = events.column("event_id").to_pylist()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import datetime
 
 import duckdb
 from prometheus_client import generate_latest
@@ -59,7 +60,8 @@ async def metrics_endpoint(request: Request) -> Response:
                               {"WWW-Authenticate": "Bearer"})
     prepare(state.config)
     writebacks = await asyncio.to_thread(writeback_counts, state.con)
-    body = generate_latest(_Scrape(state, writebacks, writing=state.writing_sources()))
+    lake = await state.lake.status() if state.lake is not None else None
+    body = generate_latest(_Scrape(state, writebacks, writing=state.writing_sources(), lake=lake))
     return Response(body, media_type=CONTENT_TYPE)
 
 
@@ -81,12 +83,28 @@ def writeback_counts(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], in
 class _Scrape:
     """One scrape: the process's metrics, then the server's gauges (a registry as generate_latest sees one)."""
 
-    def __init__(self, state: InletState, writebacks: dict[tuple[str, str], int], writing: list[str]) -> None:
-        self.state, self.writebacks, self.writing = state, writebacks, writing
+    def __init__(self, state: InletState, writebacks: dict[tuple[str, str], int], writing: list[str],
+                 lake: dict | None = None) -> None:
+        self.state, self.writebacks, self.writing, self.lake = state, writebacks, writing, lake
 
     def collect(self) -> Iterator[Metric]:
         yield from metrics.REGISTRY.collect()
         yield from server_gauges(self.state, self.writebacks, self.writing)
+        if self.lake is not None:
+            yield from lake_gauges(self.lake)
+
+
+def lake_gauges(lake: dict) -> Iterator[Metric]:
+    """The lake's lag (engine/lake/service.py), with `lake:` configured; absent until the first export ends."""
+    if lake["events_behind"] is not None:
+        yield GaugeMetricFamily("inlet_lake_events_behind", "Events the store holds and the lake does not yet.",
+                                value=lake["events_behind"])
+        yield GaugeMetricFamily("inlet_lake_lag_seconds", "How long the oldest event not yet in the lake has waited "
+                                "(0: the lake has them all).", value=lake["lag_seconds"])
+    if lake.get("last_export_at"):
+        yield GaugeMetricFamily("inlet_lake_last_export_timestamp_seconds", "When the last lake export that "
+                                "succeeded ended (Unix time).",
+                                value=datetime.fromisoformat(lake["last_export_at"]).timestamp())
 
 
 def server_gauges(state: InletState, writebacks: dict[tuple[str, str], int], writing: list[str]) -> Iterator[Metric]:
