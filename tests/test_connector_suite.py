@@ -13,6 +13,7 @@ A `Vendor` says how to point a source at its sandbox, what the sandbox holds, an
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections import Counter
 from collections.abc import Callable
@@ -307,6 +308,10 @@ def test_429_storms_and_5xx_bursts_are_survived(tmp_path, vendor, api):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "retrying" in result.stderr
     assert_mirrors(config, api, vendor)
+    # each object's run keeps the slow-down answers it met (the console's sync history shows them)
+    answered_429 = int(re.findall(r"([\d,]+) answered 429", result.stdout + result.stderr)[-1].replace(",", ""))
+    kept = store(config, "SELECT sum(rate_limited)::BIGINT FROM sync_runs")[0][0]
+    assert answered_429 >= 1 and kept >= answered_429
 
 
 def snapshot(config: Path) -> tuple[dict, Counter, Counter]:

@@ -166,6 +166,8 @@ def test_hostile_requests_get_answers_not_errors(console):
 
 def test_a_pull_sources_page_and_a_profile_found_by_its_vendor_record_id(tmp_path):
     with SandboxAPI(customers=12, rate_limit=False) as api:
+        api.faults.faults = {2: (429, b'{"error": {"type": "invalid_request_error", "code": "rate_limit", '
+                                      b'"message": "Too many requests"}}', {"Retry-After": "0.1"})}
         sources = [api.stripe_source(objects=["customers"], mapping="default", schedule={"every": "1h"}),
                    {"id": "app", "name": "App", "channel": "mobile", "bridge": "tracking", "write_key": WRITE_KEY,
                     "mapping": "default"}]
@@ -178,6 +180,7 @@ def test_a_pull_sources_page_and_a_profile_found_by_its_vendor_record_id(tmp_pat
             page = http.get("/sources/billing").text
             runs = re.findall(r'<tr data-run="[^"]+">(.*?)</tr>', page, re.S)
             assert len(runs) == 1 and 'class="badge succeeded"' in runs[0] and "<code>customer</code>" in runs[0]
+            assert re.search(r'data-field="rate_limited">1</td>', runs[0])  # the run's one 429, retried
             assert "every 1h" in page and "inlet sync billing" in page
             vendor = re.search(r'data-section="vendor">Since this server started: ([\d,]+) requests', page)
             assert int(vendor.group(1).replace(",", "")) >= 1  # the sync's requests, from the server's metrics

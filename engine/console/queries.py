@@ -104,8 +104,8 @@ def rejection_groups(cur, source_id: str, now: dt.datetime, days: int = 7) -> li
 def sync_history(cur, source_id: str, limit: int = 30) -> list[Row]:
     return _rows(cur, """
         SELECT run_id::VARCHAR AS run_id, object_type, started_at, finished_at, status, mode, records_read,
-               records_changed, records_created, records_updated, records_deleted, requests, error, notes,
-               epoch(finished_at - started_at) AS seconds
+               records_changed, records_created, records_updated, records_deleted, requests, rate_limited, error,
+               notes, epoch(finished_at - started_at) AS seconds
         FROM sync_runs WHERE source_id = ? ORDER BY started_at DESC LIMIT ?""", [source_id, limit])
 
 

@@ -171,7 +171,7 @@ def _event_json(e: dict) -> dict:
 
 def _vendor_counts(source_id: str) -> dict:
     """Requests to the source's cloud app and 429s (or Shopify's THROTTLED) since this server started, from its
-    metrics (syncs, webhook read-backs and write-backs alike; `sync_runs` keeps requests per run, not 429s)."""
+    metrics (syncs, webhook read-backs and write-backs alike; the sync history has each run's own)."""
     def total(metric) -> int:
         return int(sum(s.value for family in metric.collect() for s in family.samples
                        if s.name.endswith("_total") and s.labels.get("source_id") == source_id))

@@ -279,4 +279,9 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (lake_table, key)
     );
     """,
+    # 10: each sync run's answers that said "slow down" (429s, Shopify's THROTTLED), beside its requests, for the
+    # console's sync history.
+    """
+    ALTER TABLE sync_runs ADD COLUMN rate_limited BIGINT NOT NULL DEFAULT 0;
+    """,
 )

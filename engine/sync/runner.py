@@ -55,6 +55,7 @@ class StreamResult:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     refused: bool = False  # the credentials were refused: the other streams are not tried
+    rate_limited: int = 0  # answers that said slow down (429, THROTTLED) while this object was read
     transient: bool = False  # failed for a passing reason (network, 5xx, 429 after the request's retries)
 
 
@@ -90,7 +91,7 @@ async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, obj
         result.streams.append(outcome)
         with logs.bound(source_id=source_id, run_id=result.run_id, object=stream.name):
             await _run_stream(source_id, result.run_id, stream, run_job, outcome, full_refresh, progress, stop,
-                              profiles)
+                              profiles, lambda: _slowed(connector))
         c = outcome.counts
         metrics.sync_finished(source_id, stream.name, outcome.status, c.created, c.updated, c.deleted, outcome.seconds)
         if outcome.refused:
@@ -99,11 +100,20 @@ async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, obj
     return result
 
 
+def _slowed(connector: Connector) -> int:
+    """The connector's answers so far that said slow down: 429s, and in-band ones such as Shopify's THROTTLED."""
+    stats = connector.http_stats()
+    return stats.get("rate_limited", 0) + stats.get("throttled", 0)
+
+
 async def _run_stream(source_id: str, run_id: str, stream: Stream, run_job: RunJob, outcome: StreamResult,
                       full_refresh: bool, progress: Progress | None, stop: asyncio.Event | None,
-                      profiles: Registry | None = None) -> None:
+                      profiles: Registry | None = None, slowed: Callable[[], int] = lambda: 0) -> None:
+    """`slowed()` counts the source's slow-down answers: the difference over this object's run is its 429s (the
+    objects of one source are read one after another)."""
     target = Target(source_id, stream.object_type, run_id, profiles)
     started = time.monotonic()
+    slowed_before = slowed()
     cursor = await run_job(lambda con: _begin(con, target))
     try:
         await _pump(stream, cursor, full_refresh, target, run_job, outcome, progress, stop)
@@ -124,12 +134,14 @@ async def _run_stream(source_id: str, run_id: str, stream: Stream, run_job: RunJ
         log.warning("sync of %s/%s failed", source_id, stream.name, exc_info=True)
     except BaseException:  # cancelled or interrupted: say so if the store is still there, then go on ending
         outcome.status, outcome.error = "failed", INTERRUPTED
+        outcome.rate_limited = slowed() - slowed_before
         try:
             await asyncio.shield(run_job(lambda con: _finish(con, target, outcome)))
         except BaseException:
             pass
         raise
     outcome.seconds = time.monotonic() - started
+    outcome.rate_limited = slowed() - slowed_before
     await run_job(lambda con: _finish(con, target, outcome))
     if progress:
         progress(stream.name, outcome.counts, True)
@@ -214,10 +226,10 @@ def _begin(con: duckdb.DuckDBPyConnection, target: Target) -> Any:
 
 def _finish(con: duckdb.DuckDBPyConnection, target: Target, outcome: StreamResult) -> None:
     con.execute("""UPDATE sync_runs SET status = $status, finished_at = make_timestamp($now)::TIMESTAMPTZ,
-                       error = $error
+                       error = $error, rate_limited = $rate_limited
                    WHERE run_id = $run::UUID AND object_type = $type""",
                 {"status": outcome.status, "now": now_us(), "error": outcome.error, "run": target.run_id,
-                 "type": target.object_type})
+                 "type": target.object_type, "rate_limited": outcome.rate_limited})
 
 
 def record_skipped(con: duckdb.DuckDBPyConnection, source_id: str, object_types: list[str], reason: str) -> None:
