@@ -41,6 +41,10 @@ class Lake:
     def table(self, name: str) -> Table:
         return self.tables[name]
 
+    def close(self) -> None:
+        """Close the catalog's database connections (a lake opened again gets new ones)."""
+        self.catalog.engine.dispose()
+
     def refresh(self, name: str) -> Table:
         """The table as the catalog has it now (other nodes commit too)."""
         try:

@@ -37,7 +37,10 @@ async def _here(config: Config) -> dict:
         await control.start()
         try:
             state.lake = LakeService(config.lake, state.con, state.writer)
-            return await state.lake.export_now()
+            try:
+                return await state.lake.export_now()
+            finally:
+                await state.lake.stop(30)
         finally:
             await control.stop()
     finally:

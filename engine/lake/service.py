@@ -67,6 +67,9 @@ class LakeService:
         except TimeoutError:
             log.warning("a lake export still runs after %s s; it ends with the process (the next one takes over)",
                         timeout)
+            return
+        if self._exporter is not None:
+            self._exporter.lake.close()
 
     async def export_now(self) -> dict:
         """One export, after whatever export runs now; returns what it sent. Raises LakeError."""
@@ -78,7 +81,9 @@ class LakeService:
                 result = (await asyncio.to_thread(_guarded, exporter.export)).as_dict()
             except LakeError as exc:
                 self.last_error = str(exc)
-                self._exporter = None  # opened again next time: a catalog back, a table made anew
+                if self._exporter is not None:  # opened again next time: a catalog back, a table made anew
+                    self._exporter.lake.close()
+                    self._exporter = None
                 raise
             self.last_error = None
             self.mark = exporter.mark
