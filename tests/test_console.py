@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from engine.console.queries import find_profiles
+from engine.store.database import open_store, store_cursor
 from tests.browser import Browser
 from tests.conftest import InProcessServer, write_config
 from tests.sandbox_api import SandboxAPI
@@ -207,3 +209,28 @@ def test_a_pull_sources_page_and_a_profile_found_by_its_vendor_record_id(tmp_pat
             assert f"billing customer <span class=\"id\">{customer}</span>" in conflict
             assert f"&#34;{stripe_name}&#34;" in conflict and "Renamed In The App" in conflict
             assert "from app" in conflict and len(re.findall(r"<tr data-conflict=", profile)) == 1
+
+
+def test_a_phone_kept_as_an_attribute_is_found_digit_for_digit(tmp_path):
+    # the shipped mappings keep the phone as the attribute `phone`, as the app wrote it
+    con = open_store(tmp_path / "s.duckdb")
+    people = {"+1 (555) 012-3456": None, "+44 20 7946 0000": None, "555 0199": None}
+    for phone in people:
+        people[phone] = con.execute("SELECT uuidv7()::VARCHAR").fetchone()[0]
+        con.execute("INSERT INTO profiles VALUES (?::UUID, '{}', now(), now())", [people[phone]])
+        con.execute("""INSERT INTO profile_attributes VALUES (?::UUID, 'phone', to_json(?::VARCHAR), 'crm', 'contact',
+                       'c1', now(), now())""", [people[phone], phone])
+    other = con.execute("SELECT uuidv7()::VARCHAR").fetchone()[0]
+    con.execute("INSERT INTO profiles VALUES (?::UUID, '{}', now(), now())", [other])
+    con.execute("""INSERT INTO profile_attributes VALUES (?::UUID, 'phone', '15550123456', 'crm', 'contact', 'c2',
+                   now(), now())""", [other])  # a number, not text: not a phone as written
+
+    def found(q: str) -> list[str]:
+        return [r["profile_id"] for r in find_profiles(store_cursor(con), q, [], [])]
+
+    assert found("+15550123456") == found("1-555-012-3456") == found("+1 555.012.3456") == [people["+1 (555) 012-3456"]]
+    assert found("+44 (20) 7946-0000") == [people["+44 20 7946 0000"]]
+    assert found("5550199") == [people["555 0199"]]
+    for q in ("555", "0123456", "+1 555 012 3456 7890 12", "phone 5550123456", "5550123456"):
+        assert found(q) == [], q  # too short, too long, not only a phone, or other digits
+    con.close()

