@@ -265,6 +265,9 @@ def test_housekeeping_rewrites_small_files_and_expires_old_snapshots(tmp_path):
     for i in range(10):  # ten exports: ten small files in each of the three days' partitions
         node.add_events(30, tag=f"round{i}")
         node.con.execute("INSERT INTO profiles SELECT uuidv7(), '{}', now(), now() FROM range(3)")
+        for source in ("billing", "crm"):
+            node.con.execute(f"""INSERT INTO records SELECT '{source}', 'customer', 'r{i}-' || n, now(), false, '{{}}',
+                                        now() FROM range(2) t(n)""")
         node.exporter.export()
     lake = node.lake
     before = scan(lake, "events", "event_id", "ingest_seq", "properties")
@@ -273,13 +276,15 @@ def test_housekeeping_rewrites_small_files_and_expires_old_snapshots(tmp_path):
     data_dir = Path(lake.config.warehouse) / "inlet" / "events" / "data"
     parquet = len(list(data_dir.rglob("*.parquet")))
 
-    done = housekeep(lake, now=datetime.now(UTC))  # nothing is an hour old yet: compaction only
-    assert done["compacted_files"] == {"events": 30, "profiles": 10} and not done["expired_snapshots"]
+    # nothing is an hour old yet: compaction only; of `records` only the partitions of sources this node pulls
+    done = housekeep(lake, {"billing"}, now=datetime.now(UTC))
+    assert done["compacted_files"] == {"events": 30, "records": 10, "profiles": 10} and not done["expired_snapshots"]
+    assert len(list(lake.refresh("records").scan().plan_files())) == 11  # billing's one file, crm's ten
     assert len(list(lake.refresh("events").scan().plan_files())) == 3  # one file per day
     assert scan(lake, "events", "event_id", "ingest_seq", "properties") == before
     assert len(list(data_dir.rglob("*.parquet"))) == parquet + 3  # the old files stay for time travel
 
-    later = housekeep(lake, now=datetime.now(UTC) + timedelta(hours=2))
+    later = housekeep(lake, set(), now=datetime.now(UTC) + timedelta(hours=2))
     assert later["expired_snapshots"]["events"] >= snapshots
     assert len(lake.refresh("events").snapshots()) == 1
     assert len(list(data_dir.rglob("*.parquet"))) == 3  # the files only expired snapshots used are gone

@@ -7,7 +7,8 @@ files in a directory or S3-compatible storage) that Spark, Trino, Snowflake, Duc
     changes.py       what the store has that the lake lacks: events past the watermark, upserted rows that changed
     export.py        one export: events appended, latest-state tables upserted, each commit retried without doubling
     housekeeping.py  small files rewritten into big ones, old snapshots expired and their files deleted
-    service.py       the export loop of `inlet serve`, `inlet lake export`, and the lag `inlet status` shows
+    service.py       the export loop of `inlet serve` (and its housekeeping), and the lag `inlet status` shows
+    command.py       `inlet lake export`: in the running server, or holding the store here
 """
 
 from engine.lake.catalog import Lake, LakeError, open_lake

@@ -63,12 +63,13 @@ def due(lake: Lake) -> bool:
     return any(len(table.metadata.snapshots) > 2 * MAX_SNAPSHOTS for table in lake.tables.values())
 
 
-def housekeep(lake: Lake, now: datetime | None = None) -> dict:
-    """Compact every table, then expire snapshots; what was done, per table."""
+def housekeep(lake: Lake, own_sources: set[str], now: datetime | None = None) -> dict:
+    """Compact every table, then expire snapshots; what was done, per table. `own_sources`: the sources whose
+    records this node holds (`records` is partitioned by source, not by node)."""
     now = now or datetime.now(UTC)
     done: dict = {"compacted_files": {}, "expired_snapshots": {}, "deleted_files": {}}
     for spec in TABLES:
-        files = compact(lake, spec)
+        files = compact(lake, spec, own_sources)
         expired, deleted = expire(lake, spec, now - lake.config.keep_snapshots)
         for key, value in (("compacted_files", files), ("expired_snapshots", expired), ("deleted_files", deleted)):
             if value:
@@ -77,16 +78,16 @@ def housekeep(lake: Lake, now: datetime | None = None) -> dict:
 
 
 # -- compaction ---------------------------------------------------------------------------------------------------
-def compact(lake: Lake, spec: TableSpec) -> int:
+def compact(lake: Lake, spec: TableSpec, own_sources: set[str]) -> int:
     """Rewrite this node's runs of small files, one commit per run; returns the files rewritten."""
     table = lake.refresh(spec.name)
     rewritten = 0
-    for where, count in _runs(table, spec, lake.config.node):
+    for where, count in _runs(table, spec, lake.config.node, own_sources):
         rewritten += _rewrite(lake, spec, where, count)
     return rewritten
 
 
-def _runs(table: Table, spec: TableSpec, node: str) -> list[tuple[BooleanExpression, int]]:
+def _runs(table: Table, spec: TableSpec, node: str, own_sources: set[str]) -> list[tuple[BooleanExpression, int]]:
     """(filter, files) for each run of small files worth a rewrite."""
     if table.current_snapshot() is None:
         return []
@@ -102,6 +103,8 @@ def _runs(table: Table, spec: TableSpec, node: str) -> list[tuple[BooleanExpress
         values = dict(zip(names, partition, strict=True))
         if "node" in values and values["node"] != node:
             continue  # another node's rows: it compacts them
+        if "source_id" in values and values["source_id"] not in own_sources:
+            continue  # records of a source another node pulls
         where = _partition_filter(partition_fields, names, partition)
         if seq_id is None:
             small = [f for f in files if f.file_size_in_bytes < SMALL_FILE_BYTES]

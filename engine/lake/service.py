@@ -96,7 +96,7 @@ class LakeService:
         async with self._lock:
             if self._exporter is None:
                 raise LakeError("lake: housekeeping waits for the first export to open the lake")
-            result = await asyncio.to_thread(_guarded, housekeep, self._exporter.lake)
+            result = await asyncio.to_thread(_guarded, housekeep, self._exporter.lake, await self._own_sources())
             self.last_housekeeping = {"at": datetime.now(UTC).isoformat(), **result}
             return result
 
@@ -138,6 +138,16 @@ class LakeService:
             return {**describe(self.config, None, 0, None, **more), "events_behind": None}
         count, oldest = await asyncio.to_thread(behind)
         return describe(self.config, self.mark, count, oldest, **more)
+
+    async def _own_sources(self) -> set[str]:
+        def read() -> set[str]:
+            cur = store_cursor(self._con)
+            try:
+                return {r[0] for r in cur.execute("SELECT DISTINCT source_id FROM records").fetchall()}
+            finally:
+                cur.close()
+
+        return await asyncio.to_thread(read)
 
     def _open(self) -> Exporter:
         return Exporter(open_lake(self.config), lambda: store_cursor(self._con), self._remember)
