@@ -5,9 +5,10 @@
                default 5 s: six times as often as the default, so exports run through every round); (a) and (b)
                take turns for several rounds, each pinned to the same CPU, wrk to the other, the one not measured
                stopped (SIGSTOP) meanwhile: 1 - (b)/(a) is what exporting costs
-  freshness    during (b)'s rounds a probe POSTs one event every 100 ms; acknowledged -> queryable is the time from
-               its 200 to when a reader polling the catalog every 50 ms first sees a snapshot whose watermark covers
-               it (the event's ingest_seq, read afterwards with inlet sql): p50 and p99
+  freshness    after the rounds, (b) under the same load for twice a round while a probe POSTs one event every
+               100 ms; acknowledged -> queryable is the time from its 200 to when a reader polling the catalog every
+               50 ms (this process, pinned with wrk) first sees a snapshot whose watermark covers it (the event's
+               ingest_seq, read afterwards with inlet sql): p50 and p99
   (c) 2 nodes  two `inlet serve` nodes exporting into one lake (a PostgreSQL catalog from Debian's package, one
                warehouse), each loaded by its own wrk (25 connections each) at once, unpinned: combined events/s;
                then the lake is checked to hold every event of both stores exactly once
@@ -81,13 +82,10 @@ class Watcher(threading.Thread):
         lake = load_config(config).lake
         self.table = open_lake(lake).table("events")
         self.key, self.seen, self.stop = PREFIX + lake.node, [], threading.Event()
-        self.active = threading.Event()  # cleared while (a) is measured: the watcher's CPU is not (a)'s to pay
-        self.active.set()
 
     def run(self) -> None:
         last = None
         while not self.stop.is_set():
-            self.active.wait()
             self.table = self.table.refresh()
             mark = self.table.properties.get(self.key)
             if mark and mark != last:
@@ -129,6 +127,15 @@ def wait_caught_up(base: str, timeout: float = 120) -> dict:
 
 def one_node(args, work: Path, cpus: list[int]) -> dict:
     server_cpu, wrk_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
+    if wrk_cpu is not None:  # this process (the freshness watcher) never on the server's CPU
+        os.sched_setaffinity(0, {wrk_cpu})
+    try:
+        return _one_node(args, work, server_cpu, wrk_cpu)
+    finally:
+        os.sched_setaffinity(0, set(cpus))
+
+
+def _one_node(args, work: Path, server_cpu: int | None, wrk_cpu: int | None) -> dict:
     off_cfg, off_port = write_config(work, "off")
     on_cfg, on_port = write_config(work, "on")
     with_lake(on_cfg, {"catalog": f"sqlite:///{work}/on/catalog.db", "warehouse": str(work / "on" / "warehouse"),
@@ -141,9 +148,6 @@ def one_node(args, work: Path, cpus: list[int]) -> dict:
     try:
         for server in (off, on):
             run_wrk(server, PATH, args.warmup, work, wrk_cpu)
-        watcher = Watcher(on_cfg)
-        watcher.start()
-        probes = []
         for n in range(1, args.rounds + 1):
             order = ("off", "on") if n % 2 else ("on", "off")
             for name in order:
@@ -152,30 +156,27 @@ def one_node(args, work: Path, cpus: list[int]) -> dict:
                 # must not run on the CPU that (a) is measured on
                 idle.proc.send_signal(signal.SIGSTOP)
                 server.proc.send_signal(signal.SIGCONT)
-                if name == "on":
-                    watcher.active.set()
-                else:
-                    watcher.active.clear()
-                probe = Probe(server.base) if name == "on" else None
-                if probe:
-                    probe.start()
                 result = run_wrk(server, PATH, args.seconds, work, wrk_cpu)
-                if probe:
-                    probe.stop.set()
-                    probe.join()
-                    probes.append(probe)
-                    wait_caught_up(on.base)  # before it is stopped: its probes' freshness is not the pause's
+                if name == "on":
+                    wait_caught_up(on.base)  # before it is stopped: a round's exports all land in that round
                 rounds[name].append(result)
                 print(f"  round {n} {name:<3} {result['events_per_s']:>8,.0f} events/s  p50 {result['p50_ms']:.2f} ms"
                       f"  p99 {result['p99_ms']:.2f} ms  server CPU {result['cpu_cores']['server']:.2f}", flush=True)
-        for server in (off, on):
-            server.proc.send_signal(signal.SIGCONT)
-        watcher.active.set()
+        # freshness on its own, after the rounds: the probe and the watcher's polling (this process, on wrk's CPU)
+        # would otherwise take CPU in (b)'s rounds only
+        off.proc.send_signal(signal.SIGSTOP)
+        on.proc.send_signal(signal.SIGCONT)
+        watcher, probe = Watcher(on_cfg), Probe(on.base)
+        watcher.start()
+        probe.start()
+        run_wrk(on, PATH, args.seconds * 2, work, wrk_cpu)
+        probe.stop.set()
+        probe.join()
         lake = wait_caught_up(on.base)
         time.sleep(0.3)
         watcher.stop.set()
         watcher.join()
-        delays = [d for p in probes for d in freshness(on_cfg, p, watcher)]
+        delays = freshness(on_cfg, probe, watcher)
     finally:
         for server in (off, on):
             server.proc.send_signal(signal.SIGCONT)
