@@ -247,6 +247,16 @@ def test_a_node_name_taken_by_another_store_is_refused(tmp_path):
     assert duckdb_count(a.lake, "events") == (5, 5)
 
 
+def test_a_store_whose_node_name_changed_is_refused(tmp_path):
+    node = Node(tmp_path / "a.duckdb", lake_config(tmp_path, node="host-1234"))
+    node.add_events(5)
+    node.exporter.export()
+    node.lake = open_lake(lake_config(tmp_path, node="host-5678"))  # a container that came back with a new host name
+    with pytest.raises(LakeError, match="this store's events are in the lake as node 'host-1234', not 'host-5678'"):
+        node.new_exporter().export()
+    assert duckdb_count(node.lake, "events") == (5, 5)
+
+
 def test_a_store_restored_from_an_older_copy_is_refused(tmp_path):
     node = Node(tmp_path / "a.duckdb", lake_config(tmp_path))
     node.add_events(5)

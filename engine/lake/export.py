@@ -50,7 +50,7 @@ class Exported:
     watermark: int = 0
     upserted: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
-    conflicts: int = 0  # commits retried after another node's
+    conflicts: int = 0  # commits made again here after losing to other nodes' (beyond pyiceberg's own retries)
 
     def as_dict(self) -> dict:
         return {"events": self.events, "watermark": self.watermark, "upserted": self.upserted,
@@ -77,7 +77,13 @@ class Exporter:
 
     def read_mark(self) -> int:
         """The node's watermark, read from the lake now (and checked to be this store's)."""
-        mark = self._check(watermark.read(self.lake.refresh(EVENTS.name), self.node))
+        table = self.lake.refresh(EVENTS.name)
+        mark = self._check(watermark.read(table, self.node))
+        if mark is None and (others := watermark.nodes_of_store(table, self.store_id)):
+            # a node name that changed (the default, the host name, does in many containers): exporting again under
+            # the new one would put this store's events in the lake twice
+            raise LakeError(f"lake.node: this store's events are in the lake as node {others[0]!r}, not "
+                            f"{self.node!r}: set lake.node: {others[0]} (the default is the host name)")
         self.mark = mark.seq if mark else 0
         return self.mark
 

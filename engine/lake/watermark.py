@@ -38,6 +38,12 @@ def read(table: Table, node: str) -> Watermark | None:
     return Watermark.parse(text) if text else None
 
 
+def nodes_of_store(table: Table, store_id: str) -> list[str]:
+    """The nodes whose watermark in `table` came from the store `store_id` (one, unless the store changed names)."""
+    return sorted(key[len(PREFIX):] for key, value in table.properties.items()
+                  if key.startswith(PREFIX) and Watermark.parse(value).store_id == store_id)
+
+
 def properties(node: str, mark: Watermark) -> dict[str, str]:
     """The table property that carries the node's watermark."""
     return {PREFIX + node: str(mark)}
