@@ -110,13 +110,15 @@ def test_events_go_once_and_changed_rows_are_replaced(tmp_path):
     assert (again.events, again.upserted, again.deleted) == (0, {}, {})  # nothing changed: nothing sent
 
     node.con.execute("UPDATE records SET data = json_object('v', 2) WHERE external_id IN ('cus_1', 'cus_2', 'c3')")
-    gone = [r[0] for r in node.con.execute("SELECT profile_id FROM profiles LIMIT 2").fetchall()]
+    gone = [r[0] for r in node.con.execute("SELECT profile_id FROM profiles ORDER BY profile_id LIMIT 2").fetchall()]
     for table in ("profile_attributes", "identities", "profiles"):  # as a merge removes a profile
         node.con.execute(f"DELETE FROM {table} WHERE profile_id IN (SELECT unnest(?::UUID[]))", [gone])
+    node.con.execute("""INSERT INTO profile_merges SELECT unnest(?::UUID[]), (SELECT max(profile_id) FROM profiles),
+                               now(), 'email' """, [gone])
     node.add_events(100, tag="later")
     second = node.exporter.export()
     assert (second.events, second.watermark) == (100, 1100)
-    assert second.upserted == {"records": 3}
+    assert second.upserted == {"records": 3, "profile_merges": 2}
     assert second.deleted == {"profiles": 2, "identities": 2, "profile_attributes": 2}
 
     lake = node.lake
@@ -131,6 +133,7 @@ def test_events_go_once_and_changed_rows_are_replaced(tmp_path):
     assert scan(lake, "profiles", "profile_id") == sorted(
         (r[0],) for r in node.con.execute("SELECT profile_id::VARCHAR FROM profiles").fetchall())
     assert len(scan(lake, "identities", "identity")) == 18
+    assert scan(lake, "profile_merges", "profile_id") == sorted((str(g),) for g in gone)
     # the watermark is committed with the events: as a table property and in the snapshot's summary
     table = lake.refresh("events")
     assert table.properties["inlet.watermark.node-a"].endswith(":1100")
@@ -358,3 +361,4 @@ def test_a_table_dropped_from_the_lake_is_made_again_and_gets_every_row(tmp_path
     assert node.new_exporter().export().upserted == {"records": 80}
     assert duckdb_count(node.lake, "records") == (80, 80)
     assert node.con.execute("SELECT count(DISTINCT lake_table) FROM lake_rows").fetchone()[0] == 4  # old digests gone
+    # (records, profiles, identities, profile_attributes: the store has no merges)

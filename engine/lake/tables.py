@@ -3,9 +3,10 @@
 `events` is append-only, partitioned by node and by day of `received_at` (when inlet took the event: a client's
 `occurred_at` may be any date, which would scatter small files over years). The latest-state tables are replaced
 row by row (deleted by key, then appended, in one commit): `records` by (source_id, object_type, external_id),
-partitioned by source and object type; `profiles` by profile_id, `identities` by (node, kind, identity) and
-`profile_attributes` by (profile_id, name), partitioned by node, since profiles and identities are each node's own
-(see SCALING.md). UUIDs and JSON are strings in the lake: every engine reads them, and JSON functions work on them.
+partitioned by source and object type; `profiles` by profile_id, `identities` by (node, kind, identity),
+`profile_attributes` by (profile_id, name) and `profile_merges` by the profile merged away, partitioned by node,
+since profiles and identities are each node's own (see SCALING.md). UUIDs and JSON are strings in the lake: every
+engine reads them, and JSON functions work on them.
 """
 
 from __future__ import annotations
@@ -129,5 +130,14 @@ PROFILE_ATTRIBUTES = TableSpec(
     partitions=(("node", "identity"),), group=("name",), member="profile_id", scoped=True,
 )
 
-TABLES = (EVENTS, RECORDS, PROFILES, IDENTITIES, PROFILE_ATTRIBUTES)
+PROFILE_MERGES = TableSpec(  # an event keeps the profile id it was stored with: this resolves the merged-away ones
+    "profile_merges",
+    (("profile_id", S), ("merged_into", S), ("merged_at", T), ("reason", S), ("node", S)),
+    """SELECT profile_id::VARCHAR AS profile_id, merged_into::VARCHAR AS merged_into, merged_at, reason,
+              $node AS node
+       FROM profile_merges""",
+    partitions=(("node", "identity"),), member="profile_id", scoped=True,
+)
+
+TABLES = (EVENTS, RECORDS, PROFILES, IDENTITIES, PROFILE_ATTRIBUTES, PROFILE_MERGES)
 UPSERTED = tuple(t for t in TABLES if t.upserted)
