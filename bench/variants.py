@@ -40,8 +40,9 @@ from engine.server.serve import run_server
 from engine.server.state import InletState
 from engine.store import open_store
 
-NAIVE_INSERT = """INSERT INTO events VALUES (?::UUID, ?, ?, make_timestamp(?), make_timestamp(?), NULL, NULL,
-                                             ?::JSON, ?::JSON)"""
+NAIVE_INSERT = """INSERT INTO events (event_id, source_id, event_type, occurred_at, received_at, profile_id,
+                                     session_id, properties, context)
+                  VALUES (?::UUID, ?, ?, make_timestamp(?), make_timestamp(?), NULL, NULL, ?::JSON, ?::JSON)"""
 
 
 def build_app(config: Config, naive_db: Path) -> tuple[FastAPI, InletState, duckdb.DuckDBPyConnection]:
