@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from engine.console.queries import find_profiles
+from engine.console.queries import find_profiles, profile
 from engine.store.database import open_store, store_cursor
 from tests.browser import Browser
 from tests.conftest import InProcessServer, write_config
@@ -233,4 +233,36 @@ def test_a_phone_kept_as_an_attribute_is_found_digit_for_digit(tmp_path):
     assert found("5550199") == [people["555 0199"]]
     for q in ("555", "0123456", "+1 555 012 3456 7890 12", "phone 5550123456", "5550123456"):
         assert found(q) == [], q  # too short, too long, not only a phone, or other digits
+    con.close()
+
+
+def test_a_profiles_timeline_is_its_newest_events_whichever_window_holds_them(tmp_path):
+    # read the last day first, then wider windows, then the profile's whole life: the answer is the same newest N
+    con = open_store(tmp_path / "s.duckdb")
+    busy, quiet = (con.execute("SELECT uuidv7()::VARCHAR").fetchone()[0] for _ in range(2))
+    for profile_id in (busy, quiet):
+        con.execute("INSERT INTO profiles VALUES (?::UUID, '{}', now() - INTERVAL 40 DAY, now())", [profile_id])
+
+    def events(profile_id: str, n: int, hours_ago: float, step_minutes: float) -> None:
+        con.execute("""INSERT INTO events (event_id, source_id, event_type, occurred_at, received_at, profile_id,
+                                           session_id, properties, context)
+                       SELECT uuidv7(), 'web', 'page-view', t, t, ?::UUID, NULL, json_object('n', i), '{}'
+                       FROM (SELECT i, now() - to_milliseconds(CAST(?::DOUBLE * 3600000 - i * ?::DOUBLE * 60000 AS BIGINT)) AS t
+                             FROM range(?) r(i))""", [profile_id, hours_ago, step_minutes, n])
+
+    events(busy, 60, 35 * 24, 1)  # five weeks ago
+    events(busy, 130, 20, 1)  # in the last day: more than one page
+    events(quiet, 60, 35 * 24, 1)
+    events(quiet, 30, 3 * 24, 1)  # three days ago
+    cur = store_cursor(con)
+
+    def newest(profile_id: str, limit: int) -> list[int]:
+        return [json.loads(r[0])["n"] for r in cur.execute(
+            """SELECT properties::VARCHAR FROM events WHERE profile_id = ?::UUID
+               ORDER BY received_at DESC, event_id DESC LIMIT ?""", [profile_id, limit]).fetchall()]
+
+    for profile_id in (busy, quiet):
+        timeline = profile(cur, profile_id, events=100)["events"]
+        assert [json.loads(e["properties"])["n"] for e in timeline] == newest(profile_id, 100)
+    assert len(profile(cur, quiet, events=100)["events"]) == 90  # both stretches, the old one too
     con.close()
