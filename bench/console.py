@@ -66,9 +66,12 @@ def build(path: Path, events: int, profiles: int) -> dict:
                           now() - INTERVAL 7 DAY + INTERVAL (i * 30) SECOND, 'POST', '/collect/x/website', 400,
                           CASE WHEN i % 3 = 0 THEN 'malformed_json'
                           ELSE 'invalid_event_type' END, 10, '{{"bad', '{{}}', 1 FROM range({events // 50}) t(i)""")
-    con.execute("""INSERT INTO sync_runs SELECT uuidv7(), 'billing', 'customer', now() - INTERVAL (i * 15) MINUTE,
+    con.execute("""INSERT INTO sync_runs (run_id, source_id, object_type, started_at, finished_at, status, records_read,
+                                       records_changed, error, records_created, records_updated, records_deleted,
+                                       mode, notes, requests, rate_limited)
+                   SELECT uuidv7(), 'billing', 'customer', now() - INTERVAL (i * 15) MINUTE,
                           now() - INTERVAL (i * 15) MINUTE + INTERVAL 3 SECOND, 'succeeded', 100, 10, NULL, 5, 5, 0,
-                          'events', NULL, 3 FROM range(2000) t(i)""")
+                          'events', NULL, 3, i % 7 = 0 FROM range(2000) t(i)""")
     con.execute("INSERT INTO sync_state VALUES ('billing', 'customer', '{\"events_after\": \"evt_1\"}', now())")
     con.execute("""INSERT INTO writebacks SELECT uuidv7(), 'billing', 'customer', 'cus_' || i, id, '{"name": "x"}',
                           '{"name": "name"}', CASE WHEN i % 100 = 0 THEN 'pending' ELSE 'sent' END, 1, now(), NULL,

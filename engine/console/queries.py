@@ -23,7 +23,6 @@ SLACK = dt.timedelta(seconds=5)  # events committed out of arrival order: the de
 # No event of a profile was received long before the profile was made: it is made with its first event or record,
 # and a merge keeps the older profile. The timeline reads events from its creation (less this margin) on.
 BEFORE_PROFILE = dt.timedelta(hours=1)
-TIMELINE_WINDOWS = (dt.timedelta(days=1), dt.timedelta(days=7), dt.timedelta(days=30))  # see _timeline
 
 Row = dict
 
@@ -227,28 +226,14 @@ def profile(cur, profile_id: str, *, events: int = 100) -> Row | None:
         ORDER BY r.updated_at DESC LIMIT ?""",
                     [[k[0] for k in record_keys if len(k) == 3], [k[1] for k in record_keys if len(k) == 3],
                      [k[2] for k in record_keys if len(k) == 3], LINKED_RECORDS])
-    timeline = _timeline(cur, ids, head[0]["created_at"] - BEFORE_PROFILE, events)
+    timeline = _rows(cur, """
+        SELECT event_id::VARCHAR AS event_id, source_id, event_type, occurred_at, received_at, session_id,
+               profile_id::VARCHAR AS stored_profile_id, properties::VARCHAR AS properties
+        FROM events WHERE received_at >= ? AND profile_id IN (SELECT unnest(?::UUID[]))
+        ORDER BY received_at DESC, event_id DESC LIMIT ?""", [head[0]["created_at"] - BEFORE_PROFILE, ids, events])
     writebacks = _rows(cur, """
         SELECT writeback_id::VARCHAR AS writeback_id, source_id, object_type, external_id, changes::VARCHAR AS changes,
                status, attempts, last_error, last_http_status, created_at, finished_at
         FROM writebacks WHERE profile_id IN (SELECT unnest(?::UUID[])) ORDER BY created_at DESC LIMIT 50""", [ids])
     return {**head[0], "merged": merged, "identities": identities, "attributes": attributes, "records": records,
             "events": timeline, "writebacks": writebacks}
-
-
-def _timeline(cur, ids: list[str], earliest: dt.datetime, limit: int) -> list[Row]:
-    """The newest `limit` events of the profiles `ids`, received from `earliest` on. `events` is stored in arrival
-    order, so a window of recent days reads only the row groups of those days: the last day first, then wider, and
-    the whole life of the profile only when the narrower windows hold fewer than `limit` (a quiet profile)."""
-    now = dt.datetime.now(dt.UTC)
-    starts = [now - days for days in TIMELINE_WINDOWS if now - days > earliest] + [earliest]
-    rows: list[Row] = []
-    for start in starts:
-        rows = _rows(cur, """
-            SELECT event_id::VARCHAR AS event_id, source_id, event_type, occurred_at, received_at, session_id,
-                   profile_id::VARCHAR AS stored_profile_id, properties::VARCHAR AS properties
-            FROM events WHERE received_at >= ? AND profile_id IN (SELECT unnest(?::UUID[]))
-            ORDER BY received_at DESC, event_id DESC LIMIT ?""", [start, ids, limit])
-        if len(rows) >= limit:
-            break
-    return rows
