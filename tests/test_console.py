@@ -247,7 +247,8 @@ def test_a_profiles_timeline_is_its_newest_events_whichever_window_holds_them(tm
         con.execute("""INSERT INTO events (event_id, source_id, event_type, occurred_at, received_at, profile_id,
                                            session_id, properties, context)
                        SELECT uuidv7(), 'web', 'page-view', t, t, ?::UUID, NULL, json_object('n', i), '{}'
-                       FROM (SELECT i, now() - to_milliseconds(CAST(?::DOUBLE * 3600000 - i * ?::DOUBLE * 60000 AS BIGINT)) AS t
+                       FROM (SELECT i, now() - to_milliseconds(
+                                              CAST(?::DOUBLE * 3600000 - i * ?::DOUBLE * 60000 AS BIGINT)) AS t
                              FROM range(?) r(i))""", [profile_id, hours_ago, step_minutes, n])
 
     events(busy, 60, 35 * 24, 1)  # five weeks ago
