@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.config import load_config  # noqa: E402
-from engine.config.models import LakeConfig  # noqa: E402
+from engine.config.lake import LakeConfig  # noqa: E402
 from engine.lake import open_lake  # noqa: E402
 from engine.lake.export import Exporter  # noqa: E402
 from engine.lake.watermark import PREFIX  # noqa: E402

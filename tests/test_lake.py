@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from pyiceberg.exceptions import CommitFailedException
 
-from engine.config.models import LakeConfig
+from engine.config.lake import LakeConfig
 from engine.lake import LakeError, housekeeping, open_lake
 from engine.lake.export import Exporter
 from engine.lake.housekeeping import housekeep

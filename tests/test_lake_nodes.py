@@ -12,7 +12,7 @@ import duckdb
 import httpx
 import pytest
 
-from engine.config.models import LakeConfig
+from engine.config.lake import LakeConfig
 from engine.lake import open_lake
 from tests.conftest import inlet, write_config
 from tests.lake_services import Postgres

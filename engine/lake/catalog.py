@@ -20,7 +20,7 @@ from pyiceberg.exceptions import (
 from pyiceberg.io import load_file_io
 from pyiceberg.table import Table
 
-from engine.config.models import LakeConfig
+from engine.config.lake import LakeConfig
 from engine.lake import watermark
 from engine.lake.tables import EVENTS, TABLES, TableSpec
 from engine.lake.watermark import Watermark

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import duckdb
 import sqlalchemy.exc
 
-from engine.config.models import LakeConfig
+from engine.config.lake import LakeConfig
 from engine.lake import changes
 from engine.lake.catalog import LakeError, open_lake, read_watermark, redact
 from engine.lake.export import Exporter
