@@ -7,8 +7,9 @@ All contenders page through the same `GET /v1/customers?limit=100&starting_after
   (b) ceiling        an httpx.Client loop that parses each page's JSON and discards it
   (c) dlt            dlt's rest_api source into a DuckDB file, with dlt's default settings
   (d) dlt parquet    the same with `loader_file_format="parquet"`
-Each child is timed from start to exit (interpreter start-up and imports included); its peak RSS comes from
-`os.wait4`. The contenders take turns for `--rounds` rounds and each figure is the median of its rounds.
+Each child ((b)-(d): bench/pull_children.py) is timed from start to exit (interpreter start-up and imports
+included); its peak RSS comes from `os.wait4`. The contenders take turns for `--rounds` rounds and each figure
+is the median of its rounds.
 Then, unless `--skip-rate-limited`: a sandbox with Stripe's test-mode limit (25 reads/s, sliding window) and
 `--rate-records` customers, and one `inlet sync` against it: wall time over the least the limit allows.
 """
@@ -57,61 +58,6 @@ BEFORE: dict[str, str] = {}  # PYTHONPATH of the "before" inlet, set by --before
 
 class BenchError(Exception):
     """The measurement is not valid (a child failed, or the wrong number of records landed)."""
-
-
-# ---- children: run as `python bench/pull.py --child NAME --base-url URL --work DIR` ----------------------------
-
-
-def child_ceiling(base: str) -> None:
-    """Fetch every page, parse it, keep nothing but the count; print the count as JSON."""
-    records = pages = 0
-    params: dict[str, str | int] = {"limit": PAGE}
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as client:
-        while True:
-            response = client.get("/v1/customers", params=params)
-            response.raise_for_status()
-            body = response.json()
-            pages += 1
-            records += len(body["data"])
-            if not body["has_more"] or not body["data"]:
-                break
-            params["starting_after"] = body["data"][-1]["id"]
-    print(json.dumps({"records": records, "pages": pages}))
-
-
-def child_dlt(base: str, work: Path, parquet: bool) -> None:
-    """dlt's rest_api source with a Stripe cursor paginator, loaded into `work/dlt.duckdb`."""
-    import dlt
-    from dlt.sources.helpers.rest_client.paginators import BasePaginator
-    from dlt.sources.rest_api import rest_api_source
-
-    class StripeCursor(BasePaginator):
-        """Stripe's list cursor: the next page starts after the last item's id; `has_more` says if there is one."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.last_id: str | None = None
-
-        def update_state(self, response, data=None) -> None:
-            self.last_id = data[-1]["id"] if data else None
-            self._has_next_page = self.last_id is not None and response.json().get("has_more") is True
-
-        def update_request(self, request) -> None:
-            if self.last_id is not None:
-                request.params["starting_after"] = self.last_id
-
-    source = rest_api_source({
-        "client": {"base_url": base, "auth": {"type": "bearer", "token": KEY}, "paginator": StripeCursor()},
-        "resources": [{"name": "customers",
-                       "endpoint": {"path": "v1/customers", "params": {"limit": PAGE}, "data_selector": "data"}}],
-    })
-    pipeline = dlt.pipeline(pipeline_name="stripe_pull", pipelines_dir=str(work / "pipelines"),
-                            destination=dlt.destinations.duckdb(str(work / "dlt.duckdb")), dataset_name="stripe")
-    info = pipeline.run(source, loader_file_format="parquet" if parquet else None)
-    info.raise_on_failed_jobs()
-
-
-# ---- the parent --------------------------------------------------------------------------------------------------
 
 
 def pinner(cpus: set[int] | None) -> Callable[[], None] | None:
@@ -237,7 +183,7 @@ def contender(name: str, base: str, records: int, root: Path, cpus: set[int] | N
         found = re.findall(r": done in ([\d.]+) s", result["output"])
         result["sync_s"] = float(found[-1]) if found else None
     else:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--base-url", base, "--work", str(work)]
+        cmd = [sys.executable, str(Path(__file__).resolve().with_name("pull_children.py")), name, base, str(work)]
         result = run_child(cmd, work, log, cpus, timeout, sandbox)
         if name == "ceiling":
             landed = json.loads(result["output"].strip().splitlines()[-1])["records"]
@@ -416,16 +362,7 @@ def main() -> int:
     parser.add_argument("--before", type=Path, metavar="TREE",
                         help="also run the inlet of this checkout (e.g. `git worktree add /tmp/before <commit>`) "
                              "as contender inlet-before, in every run: before and after side by side")
-    parser.add_argument("--child", choices=[c for c in CONTENDERS if c != "inlet"], help=argparse.SUPPRESS)
-    parser.add_argument("--base-url", help=argparse.SUPPRESS)
-    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child == "ceiling":
-        child_ceiling(args.base_url)
-        return 0
-    if args.child:
-        child_dlt(args.base_url, args.work, parquet=args.child == "dlt-parquet")
-        return 0
 
     names = [n.strip() for n in args.contenders.split(",") if n.strip() and n.strip() != "inlet-before"]
     if args.before:
