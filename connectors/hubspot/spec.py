@@ -49,8 +49,8 @@ def connect(source, transport) -> HubSpotConnector:
 
 
 def verify(secret: str, request: WebhookRequest) -> None:
-    verify_hubspot(secret, request.method, request.uri, request.body, request.headers.get("x-hubspot-signature-v3"),
-                   request.headers.get("x-hubspot-request-timestamp"), now=time.time)
+    verify_hubspot(secret, request.method, request.uri, request.body, request.headers.get(HEADER.lower()),
+                   request.headers.get(TIMESTAMP_HEADER.lower()), now=time.time)
 
 
 _PROPERTIES = Writable(prefix="properties.", key=PROPERTY_NAME, shown="properties.<name>", read_only=READ_ONLY,

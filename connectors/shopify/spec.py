@@ -54,7 +54,7 @@ def connect(source, transport) -> ShopifyConnector:
 
 
 def verify(secret: str, request: WebhookRequest) -> None:
-    verify_shopify(secret, request.body, request.headers.get("x-shopify-hmac-sha256"))
+    verify_shopify(secret, request.body, request.headers.get(HEADER.lower()))
 
 
 SPEC = VendorSpec(

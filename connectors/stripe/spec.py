@@ -35,7 +35,7 @@ def connect(source, transport) -> StripeConnector:
 
 
 def verify(secret: str, request: WebhookRequest) -> None:
-    verify_stripe(secret, request.body, request.headers.get("stripe-signature"), now=time.time)
+    verify_stripe(secret, request.body, request.headers.get(HEADER.lower()), now=time.time)
 
 
 SPEC = VendorSpec(
