@@ -22,7 +22,7 @@ import dataclasses
 import functools
 import operator
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -31,7 +31,7 @@ from connectors.kit.model import Page
 __all__ = ["Cursor", "CursorCodec", "PhasedStream", "Rescan", "UnreadableCursor"]
 
 Phase = Literal["scan", "changes", "deletions"]
-ORDER: dict[str, int] = {"scan": 0, "changes": 1, "deletions": 2}
+ORDER: dict[str, int] = {phase: n for n, phase in enumerate(get_args(Phase))}  # the phases' order in a round
 
 
 class Cursor(BaseModel):

@@ -91,7 +91,7 @@ async def run_sync(source_id: str, connector: Connector, run_job: RunJob, *, obj
         result.streams.append(outcome)
         with logs.bound(source_id=source_id, run_id=result.run_id, object=stream.name):
             await _run_stream(source_id, result.run_id, stream, run_job, outcome, full_refresh, progress, stop,
-                              profiles, lambda: _slowed(connector))
+                              profiles, connector)
         c = outcome.counts
         metrics.sync_finished(source_id, stream.name, outcome.status, c.created, c.updated, c.deleted, outcome.seconds)
         if outcome.refused:
@@ -108,12 +108,12 @@ def _slowed(connector: Connector) -> int:
 
 async def _run_stream(source_id: str, run_id: str, stream: Stream, run_job: RunJob, outcome: StreamResult,
                       full_refresh: bool, progress: Progress | None, stop: asyncio.Event | None,
-                      profiles: Registry | None = None, slowed: Callable[[], int] = lambda: 0) -> None:
-    """`slowed()` counts the source's slow-down answers: the difference over this object's run is its 429s (the
-    objects of one source are read one after another)."""
+                      profiles: Registry | None, connector: Connector) -> None:
+    """The object's 429s are the connector's slow-down answers counted over its run (the objects of one source
+    are read one after another)."""
     target = Target(source_id, stream.object_type, run_id, profiles)
     started = time.monotonic()
-    slowed_before = slowed()
+    slowed_before = _slowed(connector)
     cursor = await run_job(lambda con: _begin(con, target))
     try:
         await _pump(stream, cursor, full_refresh, target, run_job, outcome, progress, stop)
@@ -134,14 +134,14 @@ async def _run_stream(source_id: str, run_id: str, stream: Stream, run_job: RunJ
         log.warning("sync of %s/%s failed", source_id, stream.name, exc_info=True)
     except BaseException:  # cancelled or interrupted: say so if the store is still there, then go on ending
         outcome.status, outcome.error = "failed", INTERRUPTED
-        outcome.rate_limited = slowed() - slowed_before
+        outcome.rate_limited = _slowed(connector) - slowed_before
         try:
             await asyncio.shield(run_job(lambda con: _finish(con, target, outcome)))
         except BaseException:
             pass
         raise
     outcome.seconds = time.monotonic() - started
-    outcome.rate_limited = slowed() - slowed_before
+    outcome.rate_limited = _slowed(connector) - slowed_before
     await run_job(lambda con: _finish(con, target, outcome))
     if progress:
         progress(stream.name, outcome.counts, True)
