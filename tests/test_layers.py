@@ -6,6 +6,7 @@ defers some to keep `inlet`'s start short; none may be there to hide a cycle).""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,7 +15,9 @@ VENDORS = sorted(p.name for p in (ROOT / "connectors").iterdir()
                  if p.is_dir() and p.name not in ("kit", "__pycache__") and (p / "spec.py").is_file())
 
 
+@functools.cache
 def modules() -> dict[str, ast.Module]:
+    """Every module of the three layers, parsed once for all the tests here."""
     found = {}
     for layer in LAYERS:
         for path in sorted((ROOT / layer).rglob("*.py")):

@@ -7,7 +7,7 @@ pages cannot shift the pages and be skipped. When one millisecond holds a whole 
 millisecond is read in id order (`EQ` the time, `hs_object_id GT` the last id), then the run goes on after it.
 
 The request is the JSON body. After each page the paginator holds the position after it (`since`, `seen`,
-`group`), the page's records not read before (`new`), and once the window is read, `done`.
+`group`) and the page's records not read before (`new`); the window is read when it gives no next request.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ class SearchKeyset(Paginator):
         self.prop, self.modified = modified_property, modified
         self.since, self.seen, self.group = since, list(seen), group
         self.new: list[dict] = []
-        self.done = False
 
     def first_request(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         super().first_request(params)
@@ -68,7 +67,7 @@ class SearchKeyset(Paginator):
                     self.since, self.seen = last, [str(r["id"]) for r in results if self.modified(r) == last]
             else:  # the window is read: the newest change read is where the next one starts (less a lookback)
                 self.since = max(max((self.modified(r) for r in results), default=since), since)
-                self.seen, self.done = [], True
+                self.seen = []
                 return None
         self._token(f"{self.since}/{self.group}/{','.join(self.seen)}")  # a position met twice is a loop
         return self._body()
