@@ -8,20 +8,17 @@ import datetime as dt
 import orjson
 
 from engine.console.queries import CHART_HOURS
+from engine.status import COLUMNS
 
 CHART_WIDTH, CHART_HEIGHT = 252, 48  # one and a half pixels per hour over a week
 JSON_SHOWN = 20_000  # characters of a JSON value shown on a page; more is cut, saying so
 
-# The keys a status row may carry; any of them may be missing or None and the page still renders.
-ROW_KEYS = ("source_id", "name", "bridge", "channel", "enabled", "events", "last_event_at", "rejections",
-            "schema_violations", "throttled", "records", "schedule", "last_sync_at", "last_sync",
-            "last_sync_finished_at", "last_sync_read", "last_sync_changed", "last_sync_error", "next_sync_at")
 OUTCOMES = ("running", "succeeded", "failed", "skipped")
 
 
 def source_row(row: dict, now: dt.datetime) -> dict:
-    """A `GET /status` row as the overview shows it."""
-    r = {key: row.get(key) for key in ROW_KEYS}
+    """A `GET /status` row as the overview shows it; any of its columns may be missing or None."""
+    r = {key: row.get(key) for key in COLUMNS}
     outcome = r["last_sync"]
     return {
         "id": text(r["source_id"]),
