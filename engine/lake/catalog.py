@@ -95,7 +95,7 @@ def open_lake(config: LakeConfig) -> Lake:
     try:
         catalog = SqlCatalog("inlet", **catalog_properties(config))
     except (sqlalchemy.exc.SQLAlchemyError, OSError, ValueError) as exc:
-        raise LakeError(f"lake.catalog: cannot open the catalog {redact(config.catalog)}: {_reason(exc)}") from None
+        raise LakeError(f"lake.catalog: cannot open the catalog {redact(config.catalog)}: {reason(exc)}") from None
     _probe_warehouse(catalog, config)
     try:
         try:
@@ -104,7 +104,7 @@ def open_lake(config: LakeConfig) -> Lake:
             pass
         tables = {spec.name: _table(catalog, config, spec) for spec in TABLES}
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise LakeError(f"lake.catalog: {redact(config.catalog)}: {_reason(exc)}") from None
+        raise LakeError(f"lake.catalog: {redact(config.catalog)}: {reason(exc)}") from None
     except OSError as exc:
         raise LakeError(f"lake.warehouse: cannot write table metadata under {config.warehouse}: {exc}") from None
     return Lake(config, catalog, tables)
@@ -118,7 +118,7 @@ def read_watermark(config: LakeConfig) -> Watermark | None:
     except (NoSuchTableError, NoSuchNamespaceError):
         return None
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise LakeError(f"lake.catalog: cannot read the catalog {redact(config.catalog)}: {_reason(exc)}") from None
+        raise LakeError(f"lake.catalog: cannot read the catalog {redact(config.catalog)}: {reason(exc)}") from None
     return watermark.read(table, config.node)
 
 
@@ -144,10 +144,10 @@ def _probe_warehouse(catalog: SqlCatalog, config: LakeConfig) -> None:
             out.write(b"inlet")
         io.delete(location)
     except Exception as exc:  # pyarrow raises OSError subclasses and its own errors for S3 (auth, no bucket)
-        raise LakeError(f"lake.warehouse: cannot write to {config.warehouse}: {_reason(exc)}") from None
+        raise LakeError(f"lake.warehouse: cannot write to {config.warehouse}: {reason(exc)}") from None
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     """The first line of an error, without SQLAlchemy's background links."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

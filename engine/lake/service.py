@@ -24,7 +24,7 @@ import sqlalchemy.exc
 
 from engine.config.lake import LakeConfig
 from engine.lake import changes
-from engine.lake.catalog import LakeError, open_lake, read_watermark, redact
+from engine.lake.catalog import LakeError, open_lake, read_watermark, reason, redact
 from engine.lake.export import Exporter
 from engine.lake.housekeeping import due, housekeep
 from engine.store import StoreWriter, store_cursor
@@ -187,14 +187,9 @@ def _guarded(fn, *args):
     except LakeError:
         raise
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise LakeError(f"lake.catalog: {_first_line(getattr(exc, 'orig', None) or exc)}") from None
+        raise LakeError(f"lake.catalog: {reason(exc)}") from None
     except OSError as exc:
-        raise LakeError(f"lake.warehouse: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+        raise LakeError(f"lake.warehouse: {reason(exc)}") from None
 
 
 def describe(config: LakeConfig, mark: int | None, behind: int, oldest, **more) -> dict:
