@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict
 
@@ -36,3 +37,11 @@ def parse_duration(value: object) -> timedelta:
 
 
 STRICT = ConfigDict(extra="forbid", frozen=True)  # every config model's: `class _Model(BaseModel)` with it
+
+
+def http_url(value: str) -> str:
+    """`value` if it is an absolute http(s) URL (a scheme and a host), else a ValueError saying so."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    return value

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from engine.config.common import ID_PATTERN, STRICT, parse_duration
+from engine.config.common import ID_PATTERN, STRICT, http_url, parse_duration
 
 
 class _Model(BaseModel):
@@ -29,9 +29,7 @@ class LakeS3(_Model):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        if value is not None and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value
+        return None if value is None else http_url(value)
 
 
 class LakeConfig(_Model):

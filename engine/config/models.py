@@ -10,7 +10,6 @@ import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -26,7 +25,7 @@ from pydantic import (
 from connectors.kit.settings import CloudAppSettings
 from connectors.kit.spec import VendorSpec
 from connectors.registry import VENDORS
-from engine.config.common import CHANNEL_PATTERN, ID_PATTERN, STRICT, format_duration, parse_duration
+from engine.config.common import CHANNEL_PATTERN, ID_PATTERN, STRICT, format_duration, http_url, parse_duration
 from engine.config.lake import LakeConfig
 
 
@@ -201,10 +200,7 @@ class Link(_Model):
     @field_validator("url")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an absolute http(s) URL")
-        return value
+        return http_url(value)
 
 
 class RedirectSource(_PushSource):
