@@ -19,8 +19,10 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import reduce
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -33,6 +35,7 @@ from engine.lake.tables import EVENTS, UPSERTED, TableSpec
 from engine.lake.watermark import Watermark
 
 log = logging.getLogger("inlet.lake")
+T = TypeVar("T")
 
 EVENTS_PER_COMMIT = 200_000  # bounds the memory of a catch-up; a steady node sends what `every` gathered
 ROWS_PER_COMMIT = 50_000
@@ -67,11 +70,7 @@ class Exporter:
         self.node = lake.config.node
         self._cursor = cursor
         self._remember = remember
-        cur = cursor()
-        try:
-            self.store_id = changes.store_id(cur)
-        finally:
-            cur.close()
+        self.store_id = self._read(changes.store_id)
         self.mark = 0  # the node's watermark as of the last export (or read)
         self._forgot = False
 
@@ -87,12 +86,10 @@ class Exporter:
         self.mark = mark.seq if mark else 0
         return self.mark
 
-    def _newest(self) -> int:
-        cur = self._cursor()
-        try:
-            return changes.newest_seq(cur)
-        finally:
-            cur.close()
+    def _read(self, fn: Callable[..., T], *args) -> T:
+        """`fn(cur, *args)` on a fresh read cursor of the store, closed after."""
+        with closing(self._cursor()) as cur:
+            return fn(cur, *args)
 
     def export(self) -> Exported:
         done = Exported()
@@ -111,7 +108,8 @@ class Exporter:
             raise LakeError(
                 f"lake.node: the lake's events of node {self.node!r} came from another store ({mark.store_id}, up to "
                 f"event {mark.seq}), not this one ({self.store_id}): give each node's store its own lake.node")
-        if mark is not None and mark.seq > (newest := self._newest()):  # its next events would pass as exported
+        # a lake ahead of the store: this store's next events would pass as exported
+        if mark is not None and mark.seq > (newest := self._read(changes.newest_seq)):
             raise LakeError(
                 f"lake.node: the lake holds the events of node {self.node!r} up to {mark.seq}, but this store ends at "
                 f"{newest}: it was restored from an older copy. Export it under a new lake.node")
@@ -120,11 +118,7 @@ class Exporter:
     def _events(self, done: Exported) -> None:
         after = self.read_mark()
         for _ in range(MAX_BATCHES):
-            cur = self._cursor()
-            try:
-                rows = changes.events_after(cur, self.node, after, EVENTS_PER_COMMIT)
-            finally:
-                cur.close()
+            rows = self._read(changes.events_after, self.node, after, EVENTS_PER_COMMIT)
             if rows.num_rows == 0:
                 break
             top = Watermark(self.store_id, rows.column("ingest_seq")[-1].as_py())
@@ -163,11 +157,7 @@ class Exporter:
         table = self.lake.refresh(spec.name)
         uuid = str(table.metadata.table_uuid)  # a table made anew has a new id: no digest matches, every row goes
         for _ in range(MAX_BATCHES):
-            cur = self._cursor()
-            try:
-                found = changes.changed(cur, spec, uuid, self.node, ROWS_PER_COMMIT)
-            finally:
-                cur.close()
+            found = self._read(changes.changed, spec, uuid, self.node, ROWS_PER_COMMIT)
             if not len(found):
                 break
             done.conflicts += self._commit_upsert(spec, found)

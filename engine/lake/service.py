@@ -17,7 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import duckdb
 import sqlalchemy.exc
@@ -30,6 +32,7 @@ from engine.lake.housekeeping import due, housekeep
 from engine.store import StoreWriter, store_cursor
 
 log = logging.getLogger("inlet.lake")
+T = TypeVar("T")
 REMEMBER_TIMEOUT = 120.0  # seconds the export waits for the store writer to keep the digests of what it sent
 
 
@@ -131,18 +134,11 @@ class LakeService:
 
     async def status(self) -> dict:
         """What `/status` and `inlet status` show of the lake."""
-        def behind() -> tuple[int, object]:
-            cur = store_cursor(self._con)
-            try:
-                return changes.behind(cur, self.mark or 0)
-            finally:
-                cur.close()
-
         more = {"last_export_at": self.last_export_at, "last_error": self.last_error, "last_result": self.last_result,
                 "last_housekeeping": self.last_housekeeping}
         if self.mark is None:  # no export has ended here yet: how far the lake is is not known
             return {**describe(self.config, None, 0, None, **more), "events_behind": None}
-        count, oldest = await asyncio.to_thread(behind)
+        count, oldest = await asyncio.to_thread(self._read, changes.behind, self.mark)
         return describe(self.config, self.mark, count, oldest, **more)
 
     async def _in_lake_thread(self, fn, *args):
@@ -155,14 +151,14 @@ class LakeService:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _own_sources(self) -> set[str]:
-        def read() -> set[str]:
-            cur = store_cursor(self._con)
-            try:
-                return {r[0] for r in cur.execute("SELECT DISTINCT source_id FROM records").fetchall()}
-            finally:
-                cur.close()
+        rows = await asyncio.to_thread(self._read, lambda cur: cur.execute("SELECT DISTINCT source_id FROM records")
+                                       .fetchall())
+        return {r[0] for r in rows}
 
-        return await asyncio.to_thread(read)
+    def _read(self, fn: Callable[..., T], *args) -> T:
+        """`fn(cur, *args)` on a fresh read cursor of the store (for a worker thread), closed after."""
+        with closing(store_cursor(self._con)) as cur:
+            return fn(cur, *args)
 
     def _open(self) -> Exporter:
         return Exporter(open_lake(self.config), lambda: store_cursor(self._con), self._remember)
