@@ -33,7 +33,8 @@ def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None =
     return [dict(zip(names, values, strict=True)) for values in result.fetchall()]
 
 
-def _hour(moment: dt.datetime) -> dt.datetime:
+def utc_hour(moment: dt.datetime) -> dt.datetime:
+    """The start of the UTC hour `moment` falls in."""
     return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
@@ -41,7 +42,7 @@ def _hour(moment: dt.datetime) -> dt.datetime:
 
 def hourly_volumes(cur, now: dt.datetime, source_id: str | None = None) -> dict[str, dict[dt.datetime, int]]:
     """source id -> {UTC hour: events} over the last CHART_HOURS hours (hours without events absent)."""
-    start = _hour(now) - dt.timedelta(hours=CHART_HOURS - 1)
+    start = utc_hour(now) - dt.timedelta(hours=CHART_HOURS - 1)
     sql = "SELECT source_id, hour, events FROM event_hours WHERE hour >= ?"
     params: list = [start]
     if source_id is not None:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import orjson
 
-from engine.console.queries import CHART_HOURS
+from engine.console.queries import CHART_HOURS, utc_hour
 from engine.status import COLUMNS
 
 CHART_WIDTH, CHART_HEIGHT = 252, 48  # one and a half pixels per hour over a week
@@ -53,7 +53,7 @@ def badge(outcome) -> str:
 
 def chart(hours: dict[dt.datetime, int], now: dt.datetime) -> dict:
     """The bars of an events-per-hour chart over the last CHART_HOURS hours ending with the current one."""
-    end = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    end = utc_hour(now)
     slots = [end - dt.timedelta(hours=CHART_HOURS - 1 - i) for i in range(CHART_HOURS)]
     values = [hours.get(slot, 0) for slot in slots]
     top = max(values) or 1
