@@ -154,13 +154,11 @@ class RestStream(PhasedStream):
         """One record of a page as an object version; a record that is not an object or lacks its primary key fails
         the run (storing it under a made-up id would duplicate it, skipping it would lose it)."""
         resource = self.resource
-        at = repr(resource.records) if resource.records else "the answer"
-        where = f"{resource.method} {resource.path}: record {index} of the page (at {at})"
         if not isinstance(item, dict):
-            raise self._error(f"{where} is {_kind(item)}, not an object; check `records`")
+            raise self._error(f"{self._where(index)} is {_kind(item)}, not an object; check `records`")
         key = dig(item, resource.primary_key)
         if key is None or key == "" or isinstance(key, (dict, list, bool)):
-            raise self._error(f"{where} has no usable primary key at {resource.primary_key!r} "
+            raise self._error(f"{self._where(index)} has no usable primary key at {resource.primary_key!r} "
                               f"({'missing' if key is None else _kind(key)}); check `primary_key`")
         deleted = False
         if resource.deleted is not None:
@@ -168,6 +166,12 @@ class RestStream(PhasedStream):
             deleted = flag == equals and isinstance(flag, bool) == isinstance(equals, bool)
         updated = None if resource.updated_at is None else values.to_us(dig(item, resource.updated_at))
         return RecordIn(str(key), item, deleted=deleted, updated_at_us=updated)
+
+    def _where(self, index: int) -> str:
+        """Which record of the page failed, for its error (written only then: `record` runs for every record)."""
+        resource = self.resource
+        at = repr(resource.records) if resource.records else "the answer"
+        return f"{resource.method} {resource.path}: record {index} of the page (at {at})"
 
     def _error(self, message: str) -> FatalError:
         return FatalError(self.client.source_id, self.name, None, message)
