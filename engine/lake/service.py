@@ -48,7 +48,6 @@ class LakeService:
         self.last_result: dict | None = None
         self.last_error: str | None = None
         self.last_housekeeping: dict | None = None
-        self.exports = 0
         self.mark: int | None = None  # the node's watermark after the last export that succeeded here
         self._task: asyncio.Task | None = None
         self._stopping = asyncio.Event()
@@ -98,7 +97,6 @@ class LakeService:
             self.mark = exporter.mark
             self.last_export_at = datetime.now(UTC)
             self.last_result = result
-            self.exports += 1
             return result
 
     async def housekeep_now(self) -> dict:
