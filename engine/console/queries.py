@@ -218,15 +218,16 @@ def profile(cur, profile_id: str, *, events: int = 100) -> Row | None:
     attributes = _rows(cur, """SELECT name, value::VARCHAR AS value, source_id, object_type, external_id, observed_at,
                                       updated_at FROM profile_attributes WHERE profile_id = ?::UUID ORDER BY name""",
                        [profile_id])
-    record_keys = [i["identity"].split("/", 2) for i in identities if i["kind"] == "record"]
+    # (source id, object type, external id) of each record identity, split once
+    split = (i["identity"].split("/", 2) for i in identities if i["kind"] == "record")
+    record_keys = [key for key in split if len(key) == 3]
     records = _rows(cur, """
         SELECT r.source_id, r.object_type, r.external_id, r.updated_at, r.deleted, r.synced_at,
                r.data::VARCHAR AS data
         FROM (SELECT unnest(?::VARCHAR[]) AS s, unnest(?::VARCHAR[]) AS t, unnest(?::VARCHAR[]) AS x) k
         JOIN records r ON r.source_id = k.s AND r.object_type = k.t AND r.external_id = k.x
         ORDER BY r.updated_at DESC LIMIT ?""",
-                    [[k[0] for k in record_keys if len(k) == 3], [k[1] for k in record_keys if len(k) == 3],
-                     [k[2] for k in record_keys if len(k) == 3], LINKED_RECORDS])
+                    [*([k[n] for k in record_keys] for n in range(3)), LINKED_RECORDS])
     timeline = _rows(cur, """
         SELECT event_id::VARCHAR AS event_id, source_id, event_type, occurred_at, received_at, session_id,
                profile_id::VARCHAR AS stored_profile_id, properties::VARCHAR AS properties
