@@ -42,7 +42,6 @@ class ClientCredentials(httpx.Auth):
         self._renew_at: float | None = None  # clock time to fetch a new token; None: only after a 401
         self._generation = 0  # tokens fetched so far; a 401 to an older token's request needs no new fetch
         self._tokens: list[str] = []
-        self.fetched = 0  # token requests answered with a token
 
     def __repr__(self) -> str:
         return f"ClientCredentials(token_url={self.token_url!r}, client_id={self.client_id!r}, client_secret=***)"
@@ -115,5 +114,4 @@ class ClientCredentials(httpx.Auth):
             self._renew_at = None
         self._token = token
         self._generation += 1
-        self.fetched += 1
         self._tokens = [*self._tokens[-(KEPT_TOKENS - 1):], token]
