@@ -16,9 +16,9 @@ def placeholders(value: Any) -> set[str]:
     if isinstance(value, str):
         return set(_MARK.findall(value))
     if isinstance(value, dict):
-        return set().union(*(placeholders(v) for v in value.values())) if value else set()
+        return set().union(*(placeholders(v) for v in value.values()))
     if isinstance(value, list):
-        return set().union(*(placeholders(v) for v in value)) if value else set()
+        return set().union(*(placeholders(v) for v in value))
     return set()
 
 
