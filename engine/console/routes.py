@@ -239,16 +239,18 @@ async def profile_page(request: Request) -> Response:
     profile_id = queries.as_uuid(request.path_params["profile_id"])
     if profile_id is None:
         return _not_found("That is not a profile id.")
-    live, merged = await _read(request, queries.live_profile, profile_id)
-    if live is None:
-        return _not_found(f"No profile {profile_id}.")
+
+    def read(cur):
+        live, merged = queries.live_profile(cur, profile_id)
+        return live, merged, queries.profile(cur, live) if live is not None and not merged else None
+
+    live, merged, data = await _read(request, read)
     if merged:
         return RedirectResponse(f"/profiles/{live}?merged={profile_id}", status_code=302)
-    data = await _read(request, queries.profile, live)
     if data is None:
         return _not_found(f"No profile {profile_id}.")
     data["conflicts"] = conflicts(request.app.state.inlet.config.mappings, data["records"], data["attributes"])
-    came_from = queries.as_uuid(request.query_params.get("merged", "")) if request.query_params.get("merged") else None
+    came_from = queries.as_uuid(request.query_params.get("merged", ""))  # None when absent or no id
     now = _now()
     return render("profile.html", p=data, fmt=lambda v: views.when(v, now), came_from=came_from,
                   signed_in=_guarded(request))
