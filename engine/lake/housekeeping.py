@@ -185,7 +185,8 @@ def expire(lake: Lake, spec: TableSpec, older_than: datetime) -> tuple[int, int]
            if s.snapshot_id not in kept and (current is None or s.snapshot_id != current.snapshot_id)]
     if not old:
         return 0, 0
-    before = _reachable(table)
+    data_files: dict[str, list[str]] = {}  # what the manifests read before the expiry hold, not read again after
+    before = _reachable(table, data_files)
     for attempt in range(COMMIT_ATTEMPTS):
         try:
             keep = {s.snapshot_id for s in table.snapshots()}
@@ -197,7 +198,7 @@ def expire(lake: Lake, spec: TableSpec, older_than: datetime) -> tuple[int, int]
     else:
         raise LakeError(f"lake.catalog: expiring {spec.name}'s snapshots lost to other nodes' commits "
                         f"{COMMIT_ATTEMPTS} times; it is tried again at the next housekeeping")
-    after = _reachable(lake.refresh(spec.name))
+    after = _reachable(lake.refresh(spec.name), data_files)
     unused = before - after
     io = table.io
     for path in unused:
@@ -208,17 +209,19 @@ def expire(lake: Lake, spec: TableSpec, older_than: datetime) -> tuple[int, int]
     return len(old), len(unused)
 
 
-def _reachable(table: Table) -> set[str]:
-    """Every manifest list, manifest and live data file any snapshot of `table` reaches."""
+def _reachable(table: Table, data_files: dict[str, list[str]]) -> set[str]:
+    """Every manifest list, manifest and live data file any snapshot of `table` reaches. `data_files`: each
+    manifest's live data files, read once and kept across calls (a manifest is never rewritten in place)."""
     io = table.io
     paths: set[str] = set()
-    manifests: dict[str, object] = {}
     for snapshot in table.snapshots():
         paths.add(snapshot.manifest_list)
         for manifest in snapshot.manifests(io):
-            manifests.setdefault(manifest.manifest_path, manifest)
-    for path, manifest in manifests.items():
-        paths.add(path)
-        paths.update(entry.data_file.file_path for entry in manifest.fetch_manifest_entry(io, discard_deleted=True))
+            path = manifest.manifest_path
+            if path not in data_files:
+                data_files[path] = [entry.data_file.file_path
+                                    for entry in manifest.fetch_manifest_entry(io, discard_deleted=True)]
+            paths.add(path)
+            paths.update(data_files[path])
     return paths
 
