@@ -194,15 +194,13 @@ def match(spec: TableSpec, keys: list[list], node: str) -> BooleanExpression:
     for key in keys:
         groups[tuple(key[:-1])].append(key[-1])
     terms: list[BooleanExpression] = []
-    for values, members in groups.items():
+    for values, members in groups.items():  # pyiceberg makes an IN of one value an EqualTo
         parts = [EqualTo(column, value) for column, value in zip(spec.group, values, strict=True)]
-        parts.append(In(spec.member, members) if len(members) > 1 else EqualTo(spec.member, members[0]))
+        parts.append(In(spec.member, members))
         if spec.scoped:
             parts.insert(0, EqualTo("node", node))
-        terms.append(reduce(And, parts) if len(parts) > 1 else parts[0])
-    if not terms:
-        return AlwaysFalse()
-    return reduce(Or, terms) if len(terms) > 1 else terms[0]
+        terms.append(reduce(And, parts))
+    return reduce(Or, terms, AlwaysFalse())  # Or(AlwaysFalse(), t) is t
 
 
 def pause(attempt: int) -> None:
