@@ -20,7 +20,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import reduce
 from typing import TypeVar
 
@@ -56,8 +56,7 @@ class Exported:
     conflicts: int = 0  # commits made again here after losing to other nodes' (beyond pyiceberg's own retries)
 
     def as_dict(self) -> dict:
-        return {"events": self.events, "watermark": self.watermark, "upserted": self.upserted,
-                "deleted": self.deleted, "conflicts": self.conflicts}
+        return asdict(self)
 
 
 class Exporter:
