@@ -107,7 +107,7 @@ def _iso_like(moment: datetime, like: str) -> str:
     if zone.group(1) in ("Z", "z"):
         return text + zone.group(1)
     offset_text = moment.strftime("%z")
-    return text + (offset_text[:3] + ":" + offset_text[3:] if ":" in zone.group(1) else offset_text)
+    return text + (_colon(offset_text) if ":" in zone.group(1) else offset_text)
 
 
 def _colon(offset: str) -> str:
