@@ -37,7 +37,6 @@ def source_row(row: dict, now: dt.datetime) -> dict:
         "last_event": when(r["last_event_at"], now),
         "synced": bool(r["last_sync_at"] or outcome),
         "started": when(r["last_sync_at"], now),
-        "finished": when(r["last_sync_finished_at"], now),
         "outcome": text(outcome),
         "badge": badge(outcome),
         "read": count(r["last_sync_read"]) if r["last_sync_read"] is not None else None,
