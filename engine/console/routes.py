@@ -62,11 +62,8 @@ async def _read(request: Request, fn: Callable, *args):
     con = request.app.state.inlet.con
 
     def run():
-        cur = store_cursor(con)
-        try:
+        with store_cursor(con) as cur:  # closed on the way out
             return fn(cur, *args)
-        finally:
-            cur.close()
 
     return await asyncio.to_thread(run)
 
